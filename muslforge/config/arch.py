@@ -1,0 +1,86 @@
+"""arches/<name>.yaml: one target, validated into a frozen Arch."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import _strict
+
+
+class RunMode(enum.Enum):
+    """How the arch's programs are run by `muslforge run` and the smoke tests."""
+
+    NATIVE = "native"      # the host runs them (qemu is used instead when the host arch differs)
+    QEMU = "qemu"          # always under qemu-user
+    EMBEDDER = "embedder"  # wasm32: muslforge's reference embedder
+
+
+_REQUIRED = ("name", "triple", "musl_target", "run", "builtins")
+_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "notes")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arch:
+    name: str
+    triple: str
+    musl_target: str
+    run: RunMode
+    builtins: str
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    qemu: str | None = None
+    debian_arch: str | None = None
+    host_machine: str | None = None  # platform.machine() value on which it runs natively
+    notes: str = ""
+    path: Path | None = None
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> "Arch":
+        data = _strict.load_mapping(path)
+        _strict.check_keys(path, data, _REQUIRED, _OPTIONAL)
+        name = _strict.want_str(path, data, "name")
+        _strict.check_name_matches_file(path, name)
+        run_text = _strict.want_str(path, data, "run")
+        try:
+            run = RunMode(run_text)
+        except ValueError:
+            choices = ", ".join(m.value for m in RunMode)
+            raise ConfigError(f"{path}: field 'run' is '{run_text}'; it must be one of {choices}.") from None
+        qemu = data.get("qemu")
+        if run is RunMode.QEMU and not qemu:
+            raise ConfigError(f"{path}: field 'qemu' is required when run is 'qemu' "
+                              f"(the qemu-user program, e.g. qemu-{name}-static).")
+        optional_str = {k: _strict.want_str(path, data, k) for k in ("qemu", "debian_arch", "host_machine")
+                        if data.get(k) is not None}
+        return cls(name=name, triple=_strict.want_str(path, data, "triple"),
+                   musl_target=_strict.want_str(path, data, "musl_target"), run=run,
+                   builtins=_strict.want_str(path, data, "builtins"),
+                   cflags=_strict.want_str_list(path, data, "cflags"),
+                   ldflags=_strict.want_str_list(path, data, "ldflags"),
+                   notes=str(data.get("notes") or "").strip(), path=path, **optional_str)
+
+    def fingerprint(self) -> str:
+        """Exactly the values that change what this arch builds (not notes, not how it is run)."""
+        values = [self.triple, self.musl_target, list(self.cflags), list(self.ldflags), self.builtins]
+        return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+def load_arch(arches_dir: Path, name: str) -> Arch:
+    path = arches_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(arch_names(arches_dir)) or "none"
+        raise ConfigError(f"{path}: no such arch file; known arches: {known}.")
+    return Arch.from_yaml(path)
+
+
+def arch_names(arches_dir: Path) -> list[str]:
+    return sorted(p.stem for p in arches_dir.glob("*.yaml"))
+
+
+def load_arches(arches_dir: Path) -> list[Arch]:
+    return [Arch.from_yaml(arches_dir / f"{name}.yaml") for name in arch_names(arches_dir)]

@@ -1,0 +1,45 @@
+"""The one error hierarchy: every expected failure is a MuslforgeError with a one-paragraph message.
+
+Messages say what failed, why, and what to do. `muslforge.tasks` turns them into clean doit failures and
+`muslforge.cli` into one line on stderr; anything else is a real bug and keeps its traceback.
+"""
+
+
+class MuslforgeError(Exception):
+    """A failure the user can act on; str(error) is the whole message."""
+
+
+class ConfigError(MuslforgeError):
+    """A YAML file (arch, toolchain, sources, series) is malformed; the message names file and field."""
+
+
+class FetchError(MuslforgeError):
+    """A source could not be downloaded from any mirror."""
+
+
+class VerifyError(MuslforgeError):
+    """A downloaded file failed its sha256 or PGP check."""
+
+
+class UnpackError(MuslforgeError):
+    """A tarball holds a member that could escape the extraction directory."""
+
+
+class PatchError(MuslforgeError):
+    """A patch in a series does not apply."""
+
+
+class ToolMissing(MuslforgeError):
+    """A program muslforge needs is not installed."""
+
+
+class CommandFailed(MuslforgeError):
+    """A child process exited non-zero."""
+
+    def __init__(self, message: str, returncode: int):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+class BackendError(MuslforgeError):
+    """The chosen backend (Docker daemon, toolchain image) is not usable."""

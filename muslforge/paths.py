@@ -1,0 +1,32 @@
+"""Where things live: the checkout's data folders, the build directory and the download cache."""
+
+import os
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+ARCHES_DIR = CHECKOUT / "arches"
+TOOLCHAINS_DIR = CHECKOUT / "toolchains"
+PATCHES_DIR = CHECKOUT / "patches"
+SOURCES_DIR = CHECKOUT / "sources"
+CONTAINERS_DIR = CHECKOUT / "containers"
+SMOKE_DIR = CHECKOUT / "tests" / "smoke"
+
+
+def build_dir() -> Path:
+    """All build outputs; MUSLFORGE_BUILD_DIR overrides <checkout>/build."""
+    return Path(os.environ.get("MUSLFORGE_BUILD_DIR") or CHECKOUT / "build").resolve()
+
+
+def cache_dir() -> Path:
+    """Verified downloads; MUSLFORGE_CACHE overrides ~/.cache/muslforge."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "muslforge"
+    return Path(os.environ.get("MUSLFORGE_CACHE") or default).resolve()
+
+
+def sysroot_dir(arch: str) -> Path:
+    return build_dir() / "sysroots" / arch
+
+
+def log_path(task: str) -> Path:
+    """build/logs/<task>.log, with ':' made file-name safe."""
+    return build_dir() / "logs" / (task.replace(":", "-") + ".log")

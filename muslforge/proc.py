@@ -1,0 +1,135 @@
+"""The one place that starts processes.
+
+Every child gets an argv list (never a shell), a resolved program (a missing one is a ToolMissing that
+names the apt-get line), and its output relayed line by line: to the task log when there is one, and
+through sys.stdout so that doit captures it and shows it when a task fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from .errors import CommandFailed, ToolMissing
+
+TAIL_LINES = 30
+
+# Debian package for programs whose package name differs from the program name.
+_PACKAGES = {
+    "ld.lld": "lld", "wasm-ld": "lld", "llvm-ar": "llvm", "llvm-ranlib": "llvm", "llvm-nm": "llvm",
+    "llvm-strip": "llvm", "llvm-objcopy": "llvm", "gpgv": "gpgv", "make": "make",
+    "mmdebstrap": "mmdebstrap", "patch": "patch", "xz": "xz-utils",
+}
+
+
+def apt_package(program: str) -> str:
+    """Best guess at the Debian package that ships `program` (clang-22 -> clang-22, llvm-ar-22 -> llvm-22)."""
+    if program.startswith("qemu-") and program.endswith("-static"):
+        return "qemu-user-static"
+    stem, dash, version = program.rpartition("-")
+    if dash and version.isdigit() and stem in _PACKAGES:
+        return f"{_PACKAGES[stem]}-{version}"
+    return _PACKAGES.get(program, program)
+
+
+def which(program: str) -> str:
+    """The absolute path of `program`, or ToolMissing with the line that installs it."""
+    found = shutil.which(program)
+    if found is None:
+        raise ToolMissing(
+            f"'{program}' was not found on PATH. Install it with: "
+            f"apt-get install {apt_package(program)} (or choose the Docker backend: MUSLFORGE_BACKEND=docker)."
+        )
+    return found
+
+
+def _format(argv: Sequence[str]) -> str:
+    return " ".join(str(a) for a in argv)
+
+
+def run(
+    argv: Sequence[str | os.PathLike],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
+    echo: bool = True,
+    quiet: bool = False,
+) -> None:
+    """Run argv to completion; raise CommandFailed (with the last 30 lines and the log path) if it fails.
+
+    `env` entries are added to this process's environment. `on_line` sees each output line (progress
+    counters use it). `quiet` keeps the output out of sys.stdout (it still goes to the log).
+    """
+    argv = [str(a) for a in argv]
+    argv[0] = which(argv[0])
+    full_env = {**os.environ, **(env or {})}
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    logfile = _open_log(log)
+    try:
+        _write(f"+ {_format(argv)}\n", logfile, sys.stderr if echo else None)
+        child = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="replace")
+        assert child.stdout is not None
+        for line in child.stdout:
+            tail.append(line)
+            _write(line, logfile, None if quiet else sys.stdout)
+            if on_line:
+                on_line(line)
+        returncode = child.wait()
+    finally:
+        if logfile:
+            logfile.close()
+    if returncode != 0:
+        raise CommandFailed(_failure_message(argv, returncode, tail, log), returncode)
+
+
+def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
+           env: Mapping[str, str] | None = None, check: bool = True) -> str:
+    """Run argv quietly and return its stdout; on failure raise CommandFailed with its stderr."""
+    argv = [str(a) for a in argv]
+    argv[0] = which(argv[0])
+    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, errors="replace")
+    if check and done.returncode != 0:
+        tail = deque(done.stderr.splitlines(keepends=True), maxlen=TAIL_LINES)
+        raise CommandFailed(_failure_message(argv, done.returncode, tail, None), done.returncode)
+    return done.stdout
+
+
+def passthrough(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
+                env: Mapping[str, str] | None = None, stdin_data: bytes | None = None) -> int:
+    """Run argv with this process's stdin/stdout/stderr (or stdin_data) and return its exit status."""
+    argv = [str(a) for a in argv]
+    argv[0] = which(argv[0])
+    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, input=stdin_data)
+    return done.returncode
+
+
+def _open_log(log: Path | None):
+    if log is None:
+        return None
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return open(log, "a", encoding="utf-8")
+
+
+def _write(text: str, logfile, stream) -> None:
+    if logfile:
+        logfile.write(text)
+    if stream:
+        stream.write(text)
+        stream.flush()
+
+
+def _failure_message(argv: list[str], returncode: int, tail: Iterable[str], log: Path | None) -> str:
+    lines = "".join(tail).rstrip()
+    where = f"\nFull log: {log}" if log else ""
+    return (f"{os.path.basename(argv[0])} exited with status {returncode}: {_format(argv)}\n"
+            f"--- last {TAIL_LINES} lines ---\n{lines}{where}")
