@@ -93,15 +93,29 @@ def run(
 
 def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
            env: Mapping[str, str] | None = None, check: bool = True) -> str:
-    """Run argv quietly and return its stdout; on failure raise CommandFailed with its stderr."""
+    """Run argv quietly and return its stdout; on failure raise CommandFailed with its output's tail."""
     argv = [str(a) for a in argv]
     argv[0] = which(argv[0])
     done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, errors="replace")
     if check and done.returncode != 0:
-        tail = deque(done.stderr.splitlines(keepends=True), maxlen=TAIL_LINES)
+        tail = deque((done.stdout + done.stderr).splitlines(keepends=True), maxlen=TAIL_LINES)
         raise CommandFailed(_failure_message(argv, done.returncode, tail, None), done.returncode)
     return done.stdout
+
+
+def capture(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None, stdin_data: bytes = b"",
+            timeout: float | None = None) -> tuple[int, bytes, bytes]:
+    """Run argv and return (exit status, stdout, stderr) without judging the status (smoke tests)."""
+    argv = [str(a) for a in argv]
+    argv[0] = which(argv[0])
+    try:
+        done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, input=stdin_data,
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        return 124, expired.stdout or b"", (expired.stderr or b"") + b"\n[muslforge: timed out]\n"
+    return done.returncode, done.stdout, done.stderr
 
 
 def passthrough(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,

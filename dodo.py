@@ -1,0 +1,40 @@
+"""muslforge's tasks: `doit list` shows them, `doit build:wasm32` is the main job.
+
+Each task_* is a table-of-contents entry; the logic lives in muslforge.tasks and the domain modules.
+Choose the musl version or toolchain with `doit ... musl=1.2.5 toolchain=llvm-19` (or MUSLFORGE_MUSL_VERSION,
+MUSLFORGE_TOOLCHAIN), the backend with MUSLFORGE_BACKEND=docker|host|auto.
+"""
+
+from muslforge import paths
+from muslforge.tasks import sources, sysroot
+from muslforge.tasks.context import load
+
+paths.build_dir().mkdir(parents=True, exist_ok=True)  # doit opens its database before any task runs
+
+DOIT_CONFIG = {
+    "backend": "sqlite3",  # survives `doit -n 2`; the default dbm falls back to dbm.dumb here
+    "dep_file": str(paths.build_dir() / ".doit.db"),
+    "action_string_formatting": "new",
+    "default_tasks": ["build"],
+    "verbosity": 2,
+}
+
+
+def task_fetch():
+    """download the musl release tarball and verify its sha256 and PGP signature"""
+    return sources.fetch_task(load())
+
+
+def task_patch():
+    """unpack musl and apply the patch series for its version"""
+    return sources.patch_task(load())
+
+
+def task_build():
+    """build a sysroot (libc.a, crt objects, headers, builtins) per arch"""
+    yield from sysroot.build_tasks(load())
+
+
+def task_smoke():
+    """compile and run the smoke programs against an arch's sysroot"""
+    yield from sysroot.smoke_tasks(load())

@@ -1,0 +1,83 @@
+"""Build one arch's sysroot from a patched musl tree with musl's own configure + make, out of tree.
+
+The sysroot is assembled in a staging directory and renamed into place, so an interrupted build never
+leaves a sysroot that looks complete. -ffile-prefix-map keeps the checkout's location out of the bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend
+from .config.arch import Arch
+from .errors import MuslforgeError
+from .progress import Counter, summary
+
+# Fixed names the build paths are mapped to in debug info and __FILE__ strings.
+SRC_PREFIX = "/usr/src/musl"
+OBJ_PREFIX = "/usr/src/musl-obj"
+BUILTINS_NAME = "libclang_rt.builtins.a"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildPlan:
+    arch: Arch
+    tree: Path        # the patched musl tree (read-only)
+    objdir: Path      # scratch: configure + make run here
+    sysroot: Path     # final output
+    log: Path
+    jobs: int
+
+
+def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
+    tc = backend.toolchain
+    cflags = [f"--target={plan.arch.triple}", *plan.arch.cflags,
+              f"-ffile-prefix-map={plan.tree}={SRC_PREFIX}", f"-ffile-prefix-map={plan.objdir}={OBJ_PREFIX}"]
+    return [str(plan.tree / "configure"), f"--target={plan.arch.musl_target}", "--prefix=/",
+            "--disable-shared", "--disable-wrapper",
+            f"CC={tc.cc}", f"AR={tc.ar}", f"RANLIB={tc.ranlib}", f"CFLAGS={' '.join(cflags)}",
+            "LDFLAGS=-fuse-ld=lld"]
+
+
+def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = None) -> Path:
+    """configure, make, install headers and libs into a staging dir, add builtins, rename into place."""
+    started = time.monotonic()
+    staging = plan.sysroot.with_name(plan.sysroot.name + ".staging")
+    for scratch in (plan.objdir, staging):
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+    mounts = {plan.tree: "ro", plan.objdir: "rw", staging: "rw"}
+    env = {"LC_ALL": "C"}
+    backend.run(configure_argv(plan, backend), cwd=plan.objdir, mounts=mounts, log=plan.log, env=env,
+                on_line=lambda line: None)
+    counter = Counter(f"LIBC     {plan.arch.name}", unit="objects")
+    backend.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", "install-headers", "install-libs"],
+                cwd=plan.objdir, mounts=mounts, log=plan.log, env=env, on_line=counter.see_make_line)
+    counter.done()
+    _add_builtins(plan, backend, staging, builtins, mounts)
+    if plan.sysroot.exists():
+        shutil.rmtree(plan.sysroot)
+    os.replace(staging, plan.sysroot)
+    shutil.rmtree(plan.objdir, ignore_errors=True)
+    summary(f"LIBC     {plan.arch.name}: {plan.sysroot} ({counter.count} objects, "
+            f"{time.monotonic() - started:.1f} s, {backend.name} backend)")
+    return plan.sysroot
+
+
+def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Path | None, mounts) -> None:
+    """Copy the arch's compiler-rt builtins into lib/ so the sysroot links programs on its own."""
+    dest = staging / "lib" / BUILTINS_NAME
+    if builtins is not None:
+        shutil.copyfile(builtins, dest)
+        return
+    if not isinstance(backend, DockerBackend):
+        raise MuslforgeError(f"No compiler-rt builtins for {plan.arch.name}.")
+    dirs = [*backend.toolchain.builtins_dirs, f"{IMAGE_BUILTINS_ROOT}/{plan.arch.debian_arch}"]
+    script = ('for d in "$@"; do if [ -f "$d/$F" ]; then exec cp "$d/$F" "$DEST"; fi; done; '
+              'echo "muslforge: $F is in none of: $*" >&2; exit 1')
+    backend.run(["sh", "-c", script, "find-builtins", *dirs], cwd=plan.objdir, mounts=mounts, log=plan.log,
+                env={"F": plan.arch.builtins, "DEST": str(dest)})

@@ -1,0 +1,52 @@
+"""fetch and patch: from musl's mirrors to a verified tarball to a patched tree."""
+
+from __future__ import annotations
+
+import os
+
+from doit.tools import config_changed
+
+from .. import paths
+from ..patch import marker, prepare_tree
+from . import action
+from .context import Context, load_context
+
+
+def tarball_path(ctx: Context):
+    return paths.cache_dir() / ctx.release.file
+
+
+def fetch_task(ctx: Context) -> dict:
+    return {
+        "actions": [action(do_fetch, version=ctx.release.version)],
+        "targets": [str(tarball_path(ctx))],
+        "uptodate": [config_changed(ctx.release.sha256)],
+        "verbosity": 2,
+    }
+
+
+def do_fetch(version: str) -> None:
+    from .. import fetch  # requests is imported only when something is fetched
+    ctx = load_context(version, "llvm-22")
+    mirrors = os.environ.get("MUSLFORGE_MIRRORS", "").split()
+    fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=mirrors,
+                require_signature=os.environ.get("MUSLFORGE_REQUIRE_SIGNATURE") == "1")
+
+
+def src_root():
+    return paths.build_dir() / "src"
+
+
+def patch_task(ctx: Context) -> dict:
+    return {
+        "actions": [action(do_patch, version=ctx.release.version)],
+        "file_dep": [str(tarball_path(ctx)), *map(str, ctx.series.files)],
+        "targets": [str(marker(src_root(), ctx.series))],
+        "verbosity": 2,
+    }
+
+
+def do_patch(version: str) -> None:
+    ctx = load_context(version, "llvm-22")
+    tree = prepare_tree(tarball_path(ctx), ctx.series, src_root(), log=paths.log_path("patch"))
+    print(f"PATCH    musl-{version}: {len(ctx.series.patches)} patch(es) applied -> {tree}")

@@ -1,0 +1,90 @@
+"""build:<arch> and smoke:<arch>: a sysroot per arch, and its smoke programs run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from doit.tools import config_changed
+
+from .. import paths
+from ..backend import HostBackend, choose
+from ..build import BuildPlan, build_sysroot
+from ..config.arch import Arch
+from ..patch import marker, tree_dir
+from ..smoke import discover, run_smoke
+from . import action
+from .context import Context, load_context
+from .sources import src_root
+
+
+def libc_path(arch: Arch) -> Path:
+    return paths.sysroot_dir(arch.name) / "lib" / "libc.a"
+
+
+def build_tasks(ctx: Context):
+    for arch in ctx.arches:
+        yield {
+            "name": arch.name,
+            "doc": f"build the {arch.name} sysroot ({arch.triple})",
+            "actions": [action(do_build, arch=arch.name, version=ctx.release.version,
+                               toolchain=ctx.toolchain.name)],
+            "file_dep": [str(marker(src_root(), ctx.series))],
+            "targets": [str(libc_path(arch))],
+            "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
+                                         "musl": ctx.release.sha256, "series": ctx.series.digest()})],
+            "verbosity": 2,
+        }
+
+
+def do_build(arch: str, version: str, toolchain: str) -> None:
+    ctx = load_context(version, toolchain)
+    target = _arch(ctx, arch)
+    backend = choose(ctx.toolchain)
+    builtins = None
+    if isinstance(backend, HostBackend):
+        from ..builtins import locate
+        builtins = locate(ctx.toolchain, target, paths.cache_dir())
+    plan = BuildPlan(arch=target, tree=tree_dir(src_root(), ctx.series),
+                     objdir=paths.build_dir() / "obj" / arch, sysroot=paths.sysroot_dir(arch),
+                     log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1)
+    build_sysroot(plan, backend, builtins)
+
+
+def smoke_tasks(ctx: Context):
+    for arch in ctx.arches:
+        smoke_files = [p for program in discover(paths.SMOKE_DIR, arch)
+                       for p in program.source.parent.glob(program.name + ".*")]
+        yield {
+            "name": arch.name,
+            "doc": f"compile and run the smoke programs for {arch.name}",
+            "actions": [action(do_smoke, arch=arch.name, version=ctx.release.version,
+                               toolchain=ctx.toolchain.name)],
+            "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
+            "targets": [str(smoke_report(arch.name))],
+            "verbosity": 2,
+        }
+
+
+def smoke_report(arch: str) -> Path:
+    return paths.build_dir() / "smoke" / f"{arch}.json"
+
+
+def do_smoke(arch: str, version: str, toolchain: str) -> None:
+    ctx = load_context(version, toolchain)
+    target = _arch(ctx, arch)
+    backend = choose(ctx.toolchain)
+    run_smoke(arch=target, sysroot=paths.sysroot_dir(arch), backend=backend, smoke_dir=paths.SMOKE_DIR,
+              workdir=paths.build_dir() / "smoke" / arch, report=smoke_report(arch),
+              log=_fresh_log(f"smoke:{arch}"))
+
+
+def _arch(ctx: Context, name: str) -> Arch:
+    return next(a for a in ctx.arches if a.name == name)
+
+
+def _fresh_log(task: str) -> Path:
+    log = paths.log_path(task)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    return log

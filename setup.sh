@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up a Debian 12 machine for muslforge: host tools, the Python package, foreign-arch package lists
+# (for compiler-rt builtins), and the download cache seeded with musl's release tarballs from Debian's
+# source packages (musl's own site may be unreachable; fetch still checks every pinned sha256 and the PGP
+# signature before it uses a cached file).
+#   ./setup.sh          everything `doit build:<arch>` needs
+#   ./setup.sh --tests  also the test extras and the tarballs the tests serve from a loopback mirror
+set -euo pipefail
+cd "$(dirname "$0")"
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+# Debian arches whose libclang-rt package muslforge extracts builtins from (toolchains/*.yaml builtins_debs).
+foreign="arm64 armhf ppc64el s390x mips64el"
+for a in $foreign; do $sudo dpkg --add-architecture "$a"; done
+$sudo apt-get update -qq || true
+$sudo apt-get install -y -qq --no-install-recommends \
+  clang-22 lld-22 llvm-22 libclang-rt-22-dev libclang-rt-22-dev-wasm32 \
+  qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates >/dev/null
+
+extras=""; [ "${1:-}" = "--tests" ] && extras="[test]"
+python3 -m pip install -q -e ".${extras}" 2>&1 | grep -v 'WARNING: Running pip as' || true
+
+tarballs=build/test-tarballs
+$sudo .ci/get-musl-tarballs "$tarballs" || {
+  # Last resort on the project's own machines: the copy kept beside the checkout.
+  [ -d ../shared/musl ] && cp ../shared/musl/musl-1.2.* "$tarballs/" && echo "used ../shared/musl"; }
+cache="${MUSLFORGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/muslforge}"
+mkdir -p "$cache"
+cp -n "$tarballs"/musl-1.2.* "$cache/" 2>/dev/null || true
+echo "setup done: musl tarballs cached in $cache"
