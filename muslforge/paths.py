@@ -4,9 +4,10 @@ import os
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-ARCHES_DIR = CHECKOUT / "arches"
+# The data folders can be pointed elsewhere (a distro's own arch files or patches, or a test's copy).
+ARCHES_DIR = Path(os.environ.get("MUSLFORGE_ARCHES_DIR") or CHECKOUT / "arches")
 TOOLCHAINS_DIR = CHECKOUT / "toolchains"
-PATCHES_DIR = CHECKOUT / "patches"
+PATCHES_DIR = Path(os.environ.get("MUSLFORGE_PATCHES_DIR") or CHECKOUT / "patches")
 SOURCES_DIR = CHECKOUT / "sources"
 CONTAINERS_DIR = CHECKOUT / "containers"
 SMOKE_DIR = CHECKOUT / "tests" / "smoke"

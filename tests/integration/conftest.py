@@ -1,0 +1,52 @@
+"""Fixtures for the integration tests that drive doit: one build directory and loopback mirror per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHECKOUT, MirrorServer
+
+
+@pytest.fixture(scope="session")
+def session_mirror(musl_tarballs, tmp_path_factory):
+    """A loopback mirror serving upstream's real musl tarballs (and 1.2.5's signature)."""
+    server = MirrorServer(tmp_path_factory.mktemp("session-mirror"))
+    for name in ("musl-1.2.6.tar.gz", "musl-1.2.5.tar.gz", "musl-1.2.5.tar.gz.asc"):
+        server.add(musl_tarballs / name)
+    yield server
+    server.close()
+
+
+class Doit:
+    """Runs `doit` in the checkout with a private build dir, cache and mirror."""
+
+    def __init__(self, build: Path, cache: Path, mirror_url: str, backend: str = "host"):
+        self.build, self.cache = build, cache
+        self.env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(build), "MUSLFORGE_CACHE": str(cache),
+                    "MUSLFORGE_MIRRORS": mirror_url, "MUSLFORGE_BACKEND": backend,
+                    "MUSLFORGE_FETCH_BACKOFF": "0"}
+        for key in ("MUSLFORGE_MUSL_VERSION", "MUSLFORGE_TOOLCHAIN", "MUSLFORGE_ARCHES_DIR",
+                    "MUSLFORGE_PATCHES_DIR"):
+            self.env.pop(key, None)
+
+    def __call__(self, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=CHECKOUT, text=True,
+                              env={**self.env, **extra_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if check and done.returncode != 0:
+            pytest.fail(f"doit {' '.join(args)} exited {done.returncode}:\n{done.stdout[-6000:]}", pytrace=False)
+        return done
+
+    def executed(self, output: str) -> list[str]:
+        """Tasks doit ran (its '.  name' lines), as opposed to up-to-date ones ('-- name')."""
+        return [line[3:].strip() for line in output.splitlines() if line.startswith(".  ")]
+
+
+@pytest.fixture(scope="session")
+def host_doit(session_mirror, tmp_path_factory) -> Doit:
+    root = tmp_path_factory.mktemp("host-build")
+    return Doit(root / "build", root / "cache", session_mirror.url)
