@@ -1,0 +1,43 @@
+"""muslforge's reference embedder: runs wasm32 musl programs on wasmtime.
+
+A module imports its syscalls as env.__syscall_<linux name> (all i32 in, i32 out: the value or -errno)
+and exports memory, __heap_base and _start(i32). See docs/wasm32-abi.md and muslforge/wasm/host.py.
+wasmtime is imported only when a program runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import EmbedderError
+
+__all__ = ["EmbedderError", "main", "run"]
+
+
+def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None, root: Path | None = None,
+        trace: bool = False, stdin: Any = None, stdout: Any = None, stderr: Any = None) -> int:
+    """Run `wasm` as a process and return its exit status.
+
+    argv is the guest's whole argv, argv[0] included (empty: [str(wasm)]). env is the whole
+    environment (None: this process's, as a native program would inherit it). The guest's files are
+    confined to `root` (default: the current directory), which is also its working directory.
+    stdin/stdout/stderr are binary streams (a text stream's .buffer is used); None means this
+    process's. trace=True prints every syscall with its arguments and result to stderr.
+
+    Exit status: the guest's exit status; 128 + signal for a fatal signal it sent itself (abort():
+    134); 134 after a trap, which is reported with its wasm backtrace on stderr. Raises EmbedderError
+    when the module can't run here (unreadable, invalid, missing imports or exports). See README.md.
+    """
+    from .host import execute
+
+    return execute(Path(wasm), argv, env=env, root=root, trace=trace, stdin=stdin, stdout=stdout,
+                   stderr=stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m muslforge.wasm [--dir D] [--env K=V]... [--clear-env] [--trace] prog.wasm [args...]`."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)

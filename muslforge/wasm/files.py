@@ -1,0 +1,396 @@
+"""File syscalls: I/O, open/close/seek, fd manipulation, pipes, truncation, ioctl, poll (paths: dirs.py).
+
+Host OSErrors become -errno in host.py's dispatcher, so handlers call os.* directly. 64-bit offsets
+arrive as two i32 halves in the order musl's __SYSCALL_LL_O passes them (low word first), except
+llseek, which takes (fd, high, low, result*, whence) like the kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import shutil
+import struct
+import time
+
+from . import abi
+from ._registry import syscall
+from .errors import Errno
+from .fdtable import OpenFile
+from .guest import u32
+
+# guest open flag -> host open flag; O_LARGEFILE has no host meaning and is dropped.
+_OPEN_FLAGS = {
+    abi.O_CREAT: os.O_CREAT, abi.O_EXCL: os.O_EXCL, abi.O_NOCTTY: os.O_NOCTTY, abi.O_TRUNC: os.O_TRUNC,
+    abi.O_APPEND: os.O_APPEND, abi.O_NONBLOCK: os.O_NONBLOCK, abi.O_DSYNC: os.O_DSYNC,
+    abi.O_DIRECTORY: os.O_DIRECTORY, abi.O_NOFOLLOW: os.O_NOFOLLOW, abi.O_SYNC: os.O_SYNC,
+    abi.O_PATH: os.O_PATH, abi.O_TMPFILE: os.O_TMPFILE,
+}
+_STATUS_FLAGS = abi.O_APPEND | abi.O_NONBLOCK
+
+
+def _i64(low: int, high: int) -> int:
+    value = (u32(high) << 32) | u32(low)
+    return value - (1 << 64) if value >> 63 else value
+
+
+def host_open_flags(flags: int) -> int:
+    host = flags & abi.O_ACCMODE
+    for guest_bit, host_bit in _OPEN_FLAGS.items():
+        if flags & guest_bit == guest_bit:
+            host |= host_bit
+    return host | os.O_CLOEXEC
+
+
+def base_dir(proc, dirfd: int) -> str:
+    """The directory a relative path starts from: the cwd for AT_FDCWD, else the dirfd's path."""
+    if dirfd == abi.AT_FDCWD:
+        return proc.cwd
+    file = proc.fds.get(dirfd)
+    if file.path is None or not file.is_dir:
+        raise Errno(errno.ENOTDIR)
+    return file.path
+
+
+def guest_path(proc, dirfd: int, ptr: int, *, follow: bool = True) -> str:
+    return proc.sandbox.resolve(base_dir(proc, dirfd), proc.mem.cstring(ptr), follow=follow)
+
+
+def _clamp(proc, buf: int, count: int) -> int:
+    """count limited to what fits in memory from buf (EFAULT when buf itself is outside)."""
+    count = u32(count)
+    room = proc.mem.size() - u32(buf)
+    if count and room <= 0:
+        raise Errno(errno.EFAULT)
+    return min(count, room)
+
+
+def _iovecs(proc, iov: int, count: int) -> list[tuple[int, int]]:
+    if not 0 <= count <= 1024:
+        raise Errno(errno.EINVAL)
+    raw = proc.mem.read(iov, abi.IOVEC.size * count)
+    return [abi.IOVEC.unpack_from(raw, i * abi.IOVEC.size) for i in range(count)]
+
+
+def _scatter(proc, vecs: list[tuple[int, int]], data: bytes) -> int:
+    offset = 0
+    for base, length in vecs:
+        chunk = data[offset:offset + length]
+        proc.mem.write(base, chunk)
+        offset += len(chunk)
+    return offset
+
+
+def _gather(proc, vecs: list[tuple[int, int]]) -> bytes:
+    return b"".join(proc.mem.read(base, length) for base, length in vecs)
+
+
+def seekable(file: OpenFile) -> int:
+    if file.hostfd is None:
+        raise Errno(errno.ESPIPE)
+    return file.hostfd
+
+
+# ---- read and write ------------------------------------------------------------------------------
+
+@syscall("read")
+def sys_read(proc, fd, buf, count):
+    data = proc.fds.get(fd).read(_clamp(proc, buf, count))
+    proc.mem.write(buf, data)
+    return len(data)
+
+
+@syscall("write")
+def sys_write(proc, fd, buf, count):
+    return proc.fds.get(fd).write(proc.mem.read(buf, u32(count)))
+
+
+@syscall("readv")
+def sys_readv(proc, fd, iov, count):
+    vecs = _iovecs(proc, iov, count)
+    return _scatter(proc, vecs, proc.fds.get(fd).read(sum(length for _, length in vecs)))
+
+
+@syscall("writev")
+def sys_writev(proc, fd, iov, count):
+    data = _gather(proc, _iovecs(proc, iov, count))
+    return proc.fds.get(fd).write(data) if data else 0
+
+
+@syscall("pread64", "pread")
+def sys_pread64(proc, fd, buf, count, off_lo, off_hi):
+    data = os.pread(seekable(proc.fds.get(fd)), _clamp(proc, buf, count), _i64(off_lo, off_hi))
+    proc.mem.write(buf, data)
+    return len(data)
+
+
+@syscall("pwrite64", "pwrite")
+def sys_pwrite64(proc, fd, buf, count, off_lo, off_hi):
+    return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.read(buf, u32(count)), _i64(off_lo, off_hi))
+
+
+@syscall("preadv")
+def sys_preadv(proc, fd, iov, count, off_lo, off_hi):
+    vecs = _iovecs(proc, iov, count)
+    data = os.pread(seekable(proc.fds.get(fd)), sum(n for _, n in vecs), _i64(off_lo, off_hi))
+    return _scatter(proc, vecs, data)
+
+
+@syscall("pwritev")
+def sys_pwritev(proc, fd, iov, count, off_lo, off_hi):
+    data = _gather(proc, _iovecs(proc, iov, count))
+    return os.pwrite(seekable(proc.fds.get(fd)), data, _i64(off_lo, off_hi))
+
+
+# ---- open, close, seek ---------------------------------------------------------------------------
+
+_STDIO_PATHS = {b"/dev/stdin": 0, b"/dev/stdout": 1, b"/dev/stderr": 2}
+
+
+def _reopen_fd(proc, path: int) -> int | None:
+    """/dev/stdin, /dev/stdout, /dev/stderr and /dev/fd/N name an open guest fd: return it (or None)."""
+    text = proc.mem.cstring(path)
+    if text in _STDIO_PATHS:
+        return _STDIO_PATHS[text]
+    if text.startswith(b"/dev/fd/") and text[8:].isdigit():
+        return int(text[8:])
+    return None
+
+
+@syscall("openat")
+def sys_openat(proc, dirfd, path, flags, mode=0):
+    """Through the sandbox; /dev/std{in,out,err} and /dev/fd/N duplicate the guest's own fd."""
+    existing = _reopen_fd(proc, path)
+    if existing is not None:
+        return proc.fds.add(proc.fds.get(existing), cloexec=bool(flags & abi.O_CLOEXEC))
+    follow = not flags & abi.O_NOFOLLOW
+    host = guest_path(proc, dirfd, path, follow=follow)
+    hostfd = os.open(host, host_open_flags(flags), mode & 0o7777)
+    file = OpenFile(flags=flags & ~(abi.O_CREAT | abi.O_EXCL | abi.O_TRUNC | abi.O_CLOEXEC),
+                    hostfd=hostfd, path=os.path.normpath(host))
+    try:
+        return proc.fds.add(file, cloexec=bool(flags & abi.O_CLOEXEC))
+    except Errno:
+        os.close(hostfd)
+        raise
+
+
+@syscall("open")
+def sys_open(proc, path, flags, mode=0):
+    return sys_openat(proc, abi.AT_FDCWD, path, flags, mode)
+
+
+@syscall("close")
+def sys_close(proc, fd):
+    proc.fds.close(fd)
+    return 0
+
+
+@syscall("llseek", "_llseek")
+def sys_llseek(proc, fd, off_hi, off_lo, result, whence):
+    file = proc.fds.get(fd)
+    if not 0 <= whence <= 4:
+        raise Errno(errno.EINVAL)
+    position = _seek(file, _i64(off_lo, off_hi), whence)
+    proc.mem.store_u64(result, position)
+    return 0
+
+
+def _seek(file: OpenFile, offset: int, whence: int) -> int:
+    """lseek; on a directory the position is the getdents64 cursor (d_off values), as seekdir expects."""
+    hostfd = seekable(file)
+    if whence == os.SEEK_SET and file.dir_entries is not None and offset >= 0:
+        file.dir_pos = offset
+        return offset
+    if whence == os.SEEK_CUR and file.dir_entries is not None and offset == 0:
+        return file.dir_pos
+    return os.lseek(hostfd, offset, whence)
+
+
+@syscall("lseek")
+def sys_lseek(proc, fd, offset, whence):
+    position = _seek(proc.fds.get(fd), offset, whence)
+    if position > 0x7FFFFFFF:
+        raise Errno(errno.EOVERFLOW)
+    return position
+
+
+# ---- fd manipulation -----------------------------------------------------------------------------
+
+@syscall("fcntl", "fcntl64")
+def sys_fcntl(proc, fd, cmd, arg=0):
+    file = proc.fds.get(fd)
+    if cmd in (abi.F_DUPFD, abi.F_DUPFD_CLOEXEC):
+        return proc.fds.add(file, cloexec=cmd == abi.F_DUPFD_CLOEXEC, start=arg)
+    if cmd == abi.F_GETFD:
+        return abi.FD_CLOEXEC if fd in proc.fds.cloexec else 0
+    if cmd == abi.F_SETFD:
+        (proc.fds.cloexec.add if arg & abi.FD_CLOEXEC else proc.fds.cloexec.discard)(fd)
+        return 0
+    if cmd == abi.F_GETFL:
+        return file.flags
+    if cmd == abi.F_SETFL:
+        return _set_status_flags(file, arg)
+    if cmd in (abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, 5, 6, 7):
+        return 0                          # one process: every lock is granted (F_GETLK leaves l_type)
+    raise Errno(errno.EINVAL)
+
+
+def _set_status_flags(file: OpenFile, arg: int) -> int:
+    file.flags = (file.flags & ~_STATUS_FLAGS) | (arg & _STATUS_FLAGS)
+    if file.hostfd is not None:
+        host = fcntl.fcntl(file.hostfd, fcntl.F_GETFL) & ~(os.O_APPEND | os.O_NONBLOCK)
+        host |= (os.O_APPEND if arg & abi.O_APPEND else 0) | (os.O_NONBLOCK if arg & abi.O_NONBLOCK else 0)
+        fcntl.fcntl(file.hostfd, fcntl.F_SETFL, host)
+    return 0
+
+
+@syscall("dup")
+def sys_dup(proc, fd):
+    return proc.fds.add(proc.fds.get(fd))
+
+
+@syscall("dup3")
+def sys_dup3(proc, oldfd, newfd, flags):
+    if oldfd == newfd or flags & ~abi.O_CLOEXEC:
+        raise Errno(errno.EINVAL)
+    if not 0 <= newfd < 1024:
+        raise Errno(errno.EBADF)
+    return proc.fds.install(proc.fds.get(oldfd), newfd, cloexec=bool(flags & abi.O_CLOEXEC))
+
+
+@syscall("dup2")
+def sys_dup2(proc, oldfd, newfd):
+    proc.fds.get(oldfd)
+    return newfd if oldfd == newfd else sys_dup3(proc, oldfd, newfd, 0)
+
+
+@syscall("pipe2")
+def sys_pipe2(proc, fds, flags):
+    if flags & ~(abi.O_CLOEXEC | abi.O_NONBLOCK):
+        raise Errno(errno.EINVAL)
+    proc.mem.read(fds, 8)                 # EFAULT before creating anything
+    read_end, write_end = os.pipe2(os.O_CLOEXEC | (os.O_NONBLOCK if flags & abi.O_NONBLOCK else 0))
+    status = flags & abi.O_NONBLOCK
+    cloexec = bool(flags & abi.O_CLOEXEC)
+    guest_read = proc.fds.add(OpenFile(flags=status, hostfd=read_end), cloexec=cloexec)
+    guest_write = proc.fds.add(OpenFile(flags=abi.O_WRONLY | status, hostfd=write_end), cloexec=cloexec)
+    proc.mem.write(fds, abi.IOVEC.pack(guest_read, guest_write))
+    return 0
+
+
+@syscall("pipe")
+def sys_pipe(proc, fds):
+    return sys_pipe2(proc, fds, 0)
+
+
+@syscall("ftruncate64", "ftruncate")
+def sys_ftruncate64(proc, fd, len_lo, len_hi=0):
+    file = proc.fds.get(fd)
+    if file.hostfd is None or file.flags & abi.O_ACCMODE == 0:
+        raise Errno(errno.EINVAL)
+    os.ftruncate(file.hostfd, _i64(len_lo, len_hi))
+    return 0
+
+
+@syscall("truncate64", "truncate")
+def sys_truncate64(proc, path, len_lo, len_hi=0):
+    os.truncate(guest_path(proc, abi.AT_FDCWD, path), _i64(len_lo, len_hi))
+    return 0
+
+
+@syscall("fsync", "fdatasync")
+def sys_fsync(proc, fd):
+    file = proc.fds.get(fd)
+    if file.hostfd is not None:
+        os.fsync(file.hostfd)
+    elif file.stream is not None:
+        file.stream.flush()
+    return 0
+
+
+# ---- terminals -----------------------------------------------------------------------------------
+
+@syscall("ioctl")
+def sys_ioctl(proc, fd, request, arg=0):
+    """Only TIOCGWINSZ (what musl's isatty and stdout buffering ask): a tty answers, others -ENOTTY."""
+    file = proc.fds.get(fd)
+    if u32(request) != abi.TIOCGWINSZ or not file.isatty():
+        raise Errno(errno.ENOTTY)
+    try:
+        size = os.get_terminal_size(file.host_fileno())
+    except (OSError, TypeError, ValueError):
+        size = shutil.get_terminal_size()
+    proc.mem.write(arg, abi.WINSIZE.pack(size.lines, size.columns, 0, 0))
+    return 0
+
+
+# ---- polling -------------------------------------------------------------------------------------
+
+_POLLFD = struct.Struct("<ihh")
+_POLLIN, _POLLOUT, _POLLNVAL = 0x1, 0x4, 0x20
+
+
+@syscall("ppoll_time64", "ppoll")
+def sys_ppoll(proc, fds, nfds, timeout, sigmask=0, sigsetsize=0):
+    """poll(2) over host fds; a stream without a host fd is always ready. The sigmask is not applied."""
+    if not 0 <= nfds <= 1024:
+        raise Errno(errno.EINVAL)
+    entries = [_POLLFD.unpack_from(proc.mem.read(fds, 8 * nfds), 8 * i) for i in range(nfds)]
+    wait_ms = None if timeout == 0 else _timeout_ms(proc, timeout)
+    revents, poller, watched = [0] * nfds, select.poll(), {}
+    for index, (fd, events, _) in enumerate(entries):
+        if fd < 0:
+            continue
+        file = proc.fds.files.get(fd)
+        hostfd = file.host_fileno() if file is not None else None
+        if file is None:
+            revents[index] = _POLLNVAL
+        elif hostfd is None:
+            revents[index] = events & (_POLLIN | _POLLOUT)
+        else:
+            poller.register(hostfd, events & 0xFFFF)
+            watched.setdefault(hostfd, []).append(index)
+    if any(revents):
+        wait_ms = 0
+    for hostfd, mask in poller.poll(wait_ms) if watched else _sleep(wait_ms):
+        for index in watched[hostfd]:
+            revents[index] = mask & (entries[index][1] | 0x38)       # + POLLERR POLLHUP POLLNVAL
+    out = b"".join(_POLLFD.pack(fd, events, revents[i]) for i, (fd, events, _) in enumerate(entries))
+    proc.mem.write(fds, out)
+    return sum(1 for r in revents if r)
+
+
+def _timeout_ms(proc, timeout: int) -> int:
+    sec, nsec = abi.TIMESPEC.unpack(proc.mem.read(timeout, abi.TIMESPEC.size))
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        raise Errno(errno.EINVAL)
+    return min(sec * 1000 + (nsec + 999_999) // 1_000_000, 2**31 - 1)
+
+
+def _sleep(wait_ms: int | None) -> list:
+    """Nothing to watch: sleep for the timeout (forever would hang the single thread: refuse)."""
+    if wait_ms is None:
+        raise Errno(errno.EINVAL)
+    time.sleep(wait_ms / 1000)
+    return []
+
+
+# ---- odds and ends -------------------------------------------------------------------------------
+
+@syscall("fallocate")
+def sys_fallocate(proc, fd, mode, off_lo, off_hi, len_lo, len_hi):
+    if mode:
+        raise Errno(errno.EOPNOTSUPP)
+    os.posix_fallocate(seekable(proc.fds.get(fd)), _i64(off_lo, off_hi), _i64(len_lo, len_hi))
+    return 0
+
+
+@syscall("fadvise64_64", "flock", "sync", "syncfs")
+def sys_advice(proc, *args):
+    """Hints and whole-file locks in a one-process sandbox: accepted (fd checked when there is one)."""
+    if args:
+        proc.fds.get(args[0])
+    return 0

@@ -1,0 +1,368 @@
+"""Linking and instantiation: checks a module's imports, binds env.__syscall_* to the handlers, writes the
+initial process block, calls _start and turns exit, fatal signals and traps into an exit status.
+
+Exit status: the guest's exit()/exit_group() status; 128 + signal for a fatal signal sent to itself;
+TRAP_STATUS (134, as for SIGABRT) when the instance traps, after printing the trap and its wasm backtrace
+to stderr; 0 when _start returns.
+"""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import abi, dirs, files, memory, process, time  # noqa: F401  (importing registers the handlers)
+from ._registry import SYSCALLS, Handler
+from .errors import EmbedderError, Errno, ProcessExit
+from .fdtable import FdTable, binary_stream
+from .guest import GuestMemory
+from .memory import Heap
+from .sandbox import Sandbox
+
+TRAP_STATUS = 134
+PREFIX = "__syscall_"
+# Arguments that are guest C strings, shown as text in the trace.
+_PATH_ARGS = {
+    "openat": (1,), "open": (0,), "mkdirat": (1,), "unlinkat": (1,), "newfstatat": (1,), "fstatat": (1,),
+    "statx": (1,), "faccessat": (1,), "faccessat2": (1,), "readlinkat": (1,), "renameat": (1, 3),
+    "renameat2": (1, 3), "chdir": (0,), "symlinkat": (0, 2), "linkat": (1, 3), "stat": (0,),
+    "lstat": (0,), "fchmodat": (1,), "utimensat": (1,), "truncate64": (0,), "truncate": (0,),
+}
+
+
+class Process:
+    """Everything one guest process owns: memory, heap, fds, cwd, signal state."""
+
+    def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool):
+        self.sandbox = Sandbox(root if root is not None else os.getcwd())
+        self.cwd = self.sandbox.root
+        self.stderr = binary_stream(stderr, sys.stderr)
+        self.fds = FdTable(binary_stream(stdin, sys.stdin), binary_stream(stdout, sys.stdout), self.stderr)
+        self.trace = trace
+        self.mem: GuestMemory | None = None
+        self.heap: Heap | None = None
+        self.umask = 0o022
+        self.sigactions: dict[int, bytes] = {}
+        self.sigmask = 0
+        self.pending = 0
+        self.table: Any = None           # the exported __indirect_function_table, when there is one
+        self._scratch: int | None = None
+
+    def guest_function(self, index: int) -> Any:
+        """The guest function behind a C function pointer, or None (no exported table, bad index)."""
+        if self.table is None or self.mem is None:
+            return None
+        import wasmtime
+
+        function = self.table.get(self.mem.context, index)
+        return function if isinstance(function, wasmtime.Func) else None
+
+    def signal_scratch(self) -> int:
+        """A page of guest memory for siginfo/ucontext handed to SA_SIGINFO handlers."""
+        if self._scratch is None:
+            self._scratch = self.heap.map(abi.WASM_PAGE)
+        return self._scratch
+
+    def log(self, text: str) -> None:
+        """A line on the host side of stderr (trace, trap reports)."""
+        if self.stderr is not None:
+            self.stderr.write(text.encode(errors="replace") + b"\n")
+            self.stderr.flush()
+
+
+def enosys(proc: Process, *args: int) -> int:
+    raise Errno(errno.ENOSYS)
+
+
+def _arity(handler: Handler) -> tuple[int, int]:
+    """(required, maximum) argument count of a handler, not counting `proc`."""
+    params = list(inspect.signature(handler).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 0, 6
+    required = sum(1 for p in params if p.default is p.empty)
+    return required, len(params)
+
+
+def _signed(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _show_arg(proc: Process, value: int, as_path: bool) -> str:
+    if as_path and value and proc.mem is not None:
+        try:
+            return repr(os.fsdecode(proc.mem.cstring(value)))
+        except Errno:
+            pass
+    return str(value) if -4096 <= value <= 65535 else hex(value & 0xFFFFFFFF)
+
+
+def _trace(proc: Process, name: str, args: Sequence[int], result: str) -> None:
+    paths = _PATH_ARGS.get(name, ())
+    shown = ", ".join(_show_arg(proc, a, i in paths) for i, a in enumerate(args))
+    proc.log(f"[wasm] {name}({shown}) = {result}")
+
+
+def _result_text(result: int) -> str:
+    if -4096 < result < 0:
+        return f"{result} {errno.errorcode.get(-result, '')}".rstrip()
+    return str(result) if result < 65536 else hex(result & 0xFFFFFFFF)
+
+
+def host_function(proc: Process, name: str, handler: Handler):
+    """The Python callable wasmtime calls for env.__syscall_<name> (with the Caller first)."""
+    def call(caller, *args: int) -> int:
+        if proc.mem is None:
+            return -errno.ENOSYS
+        outer, proc.mem.context = proc.mem.context, caller
+        try:
+            result = _signed(handler(proc, *args))
+        except Errno as error:
+            result = -error.errno
+        except OSError as error:
+            result = -(error.errno or errno.EIO)
+        except ProcessExit:
+            if proc.trace:
+                _trace(proc, name, args, "?")
+            raise
+        finally:
+            proc.mem.context = outer
+        if proc.trace:
+            _trace(proc, name, args, _result_text(result))
+        return result
+    return call
+
+
+# ---- linking -------------------------------------------------------------------------------------
+
+def _describe_import(imp: Any) -> str:
+    return f"{imp.module}.{imp.name} ({type(imp.type).__name__.removesuffix('Type').lower()})"
+
+
+def syscall_handler(name: str, nparams: int) -> tuple[Handler | None, str | None]:
+    """The handler for env.__syscall_<name> taking `nparams` i32s, or why there is none.
+
+    Implemented syscalls get their handler; other Linux syscall names get the -ENOSYS stub; anything
+    else is missing.
+    """
+    handler = SYSCALLS.get(name) or (enosys if name in abi.LINUX_SYSCALLS else None)
+    if handler is None:
+        return None, "no such Linux syscall"
+    low, high = _arity(handler)
+    if not low <= nparams <= high:
+        expect = str(low) if low == high else f"{low} to {high}"
+        return None, f"takes {nparams} parameters; the embedder expects {expect}"
+    return handler, None
+
+
+def _lookup(imp: Any, wasmtime: Any) -> tuple[Handler | None, str | None]:
+    """The handler for one import, or a reason why there is none."""
+    if imp.module != "env" or not imp.name or not imp.name.startswith(PREFIX):
+        return None, "not provided by the embedder"
+    ty = imp.type
+    if not isinstance(ty, wasmtime.FuncType):
+        return None, "must be a function"
+    i32 = wasmtime.ValType.i32()
+    if any(p != i32 for p in ty.params) or list(ty.results) != [i32]:
+        return None, f"has type {ty}; every syscall is (i32 x N) -> i32"
+    return syscall_handler(imp.name[len(PREFIX):], len(ty.params))
+
+
+def link(engine: Any, module: Any, proc: Process, wasm_name: str) -> Any:
+    """A Linker that satisfies every import of `module`, or EmbedderError listing all that it can't."""
+    import wasmtime
+
+    linker = wasmtime.Linker(engine)
+    problems, defined = [], set()
+    for imp in module.imports:
+        handler, reason = _lookup(imp, wasmtime)
+        if handler is None:
+            problems.append(f"  {_describe_import(imp)}: {reason}")
+        elif imp.name not in defined:
+            defined.add(imp.name)
+            name = imp.name[len(PREFIX):]
+            linker.define_func("env", imp.name, imp.type, host_function(proc, name, handler),
+                               access_caller=True)
+    if problems:
+        raise EmbedderError(
+            f"{wasm_name}: the module needs {len(problems)} import(s) the muslforge embedder does not "
+            f"provide:\n" + "\n".join(problems) + "\nRebuild it against the muslforge wasm32 sysroot, "
+            "whose libc imports only env.__syscall_<linux syscall name> functions.")
+    return linker
+
+
+# ---- the process block ---------------------------------------------------------------------------
+
+def _auxv(random_at: int) -> list[tuple[int, int]]:
+    return [(abi.AT_PAGESZ, abi.WASM_PAGE), (abi.AT_RANDOM, random_at), (abi.AT_UID, os.getuid()),
+            (abi.AT_EUID, os.geteuid()), (abi.AT_GID, os.getgid()), (abi.AT_EGID, os.getegid()),
+            (abi.AT_SECURE, 0), (abi.AT_NULL, 0)]
+
+
+def process_block(base: int, argv: Sequence[str], env: Mapping[str, str]) -> tuple[bytes, int]:
+    """The Linux-style initial process block to place at `base` (16-aligned), and its length.
+
+    argc, argv[], NULL, envp[], NULL, auxv pairs ending with AT_NULL, 16 random bytes (AT_RANDOM), then
+    the NUL-terminated strings. Every slot is a 32-bit little-endian word.
+    """
+    strings = [os.fsencode(a) + b"\0" for a in argv]
+    strings += [os.fsencode(f"{k}={v}") + b"\0" for k, v in env.items()]
+    words = 1 + len(argv) + 1 + len(env) + 1 + 2 * len(_auxv(0))
+    random_at = base + 4 * words
+    text_at = random_at + 16
+    pointers, offset = [], text_at
+    for s in strings:
+        pointers.append(offset)
+        offset += len(s)
+    argv_ptrs, env_ptrs = pointers[:len(argv)], pointers[len(argv):]
+    slots = [len(argv), *argv_ptrs, 0, *env_ptrs, 0]
+    slots += [v for pair in _auxv(random_at) for v in pair]
+    block = b"".join((s & 0xFFFFFFFF).to_bytes(4, "little") for s in slots)
+    block += os.urandom(16) + b"".join(strings)
+    return block, len(block)
+
+
+def _export(instance: Any, store: Any, name: str, kind: Any, wasm_name: str) -> Any:
+    item = instance.exports(store).get(name)
+    if not isinstance(item, kind):
+        raise EmbedderError(f"{wasm_name}: the module does not export {kind.__name__.lower()} '{name}'. "
+                            "Link it against the muslforge wasm32 sysroot (crt1.o exports _start; link with "
+                            "--export=__heap_base).")
+    return item
+
+
+def prepare(proc: Process, instance: Any, store: Any, argv: Sequence[str], env: Mapping[str, str],
+            wasm_name: str) -> Any:
+    """Write the process block above __heap_base, set the break after it; return (_start, block addr)."""
+    import wasmtime
+
+    memory_export = _export(instance, store, "memory", wasmtime.Memory, wasm_name)
+    heap_base = _export(instance, store, "__heap_base", wasmtime.Global, wasm_name).value(store)
+    start = _export(instance, store, "_start", wasmtime.Func, wasm_name)
+    proc.mem = GuestMemory(memory_export, store)
+    table = instance.exports(store).get("__indirect_function_table")
+    proc.table = table if isinstance(table, wasmtime.Table) else None
+    base = (heap_base + 15) & ~15
+    block, length = process_block(base, argv, env)
+    brk = (base + length + abi.WASM_PAGE - 1) // abi.WASM_PAGE * abi.WASM_PAGE
+    if brk > proc.mem.size():
+        proc.mem.grow((brk - proc.mem.size()) // abi.WASM_PAGE)
+    proc.mem.write(base, block)
+    proc.heap = Heap(proc.mem, brk)
+    return start, base
+
+
+# ---- running -------------------------------------------------------------------------------------
+
+def engine() -> Any:
+    """A wasmtime Engine with what musl programs use: the exceptions proposal (setjmp/longjmp)."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_exceptions = True
+    return wasmtime.Engine(config)
+
+
+def load(eng: Any, wasm: Path | bytes) -> Any:
+    """Compile a module from a file (or from bytes: tests); EmbedderError when it can't."""
+    import wasmtime
+
+    try:
+        data = wasm if isinstance(wasm, (bytes, bytearray)) else Path(wasm).read_bytes()
+    except OSError as error:
+        raise EmbedderError(f"cannot read {wasm}: {error.strerror}") from None
+    try:
+        return wasmtime.Module(eng, data)
+    except wasmtime.WasmtimeError as error:
+        first = str(error).strip().splitlines()
+        raise EmbedderError(f"{_name(wasm)} is not a valid wasm module for this embedder: "
+                            f"{' '.join(first[:3])}") from None
+
+
+def _name(wasm: Path | bytes) -> str:
+    return "<module>" if isinstance(wasm, (bytes, bytearray)) else Path(wasm).name
+
+
+def report_trap(proc: Process, wasm_name: str, trap: Any) -> None:
+    """A headline with the cause, then wasmtime's message with its wasm backtrace, on stderr."""
+    message = str(getattr(trap, "message", trap)).rstrip()
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    cause = lines[-1] if lines else "trap"
+    cause = cause.split(": ", 1)[1] if cause[:1].isdigit() and ": " in cause else cause
+    proc.log(f"muslforge.wasm: {wasm_name}: {cause}")
+    proc.log(message)
+    frames = getattr(trap, "frames", None) or []
+    if frames and "backtrace" not in message:
+        proc.log("wasm backtrace:")
+        for index, frame in enumerate(frames):
+            proc.log(f"  {index}: {frame.func_name or '<func ' + str(frame.func_index) + '>'} "
+                     f"(module offset {frame.module_offset:#x})")
+
+
+class Instance:
+    """One instantiated guest process, ready to run: `run()` calls _start, `call()` any export (tests)."""
+
+    def __init__(self, wasm: Path | bytes, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                 root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
+                 stderr: Any = None):
+        import wasmtime
+
+        self.name = _name(wasm)
+        self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace)
+        eng = engine()
+        module = load(eng, wasm)
+        linker = link(eng, module, self.proc, self.name)
+        self.store = wasmtime.Store(eng)
+        self.trapped: Any = None
+        try:
+            self.instance = linker.instantiate(self.store, module)
+        except wasmtime.Trap as trap:     # the module's own start function trapped: run() reports it
+            self.trapped = trap
+            return
+        except wasmtime.WasmtimeError as error:
+            raise EmbedderError(f"{self.name}: instantiation failed: {error}") from None
+        argv = list(argv) or [str(wasm) if not isinstance(wasm, (bytes, bytearray)) else "a.out"]
+        self.start, self.block = prepare(self.proc, self.instance, self.store, argv,
+                                         dict(os.environ if env is None else env),
+                                         self.name)
+
+    def call(self, export: str, *args: int) -> Any:
+        """Call an exported function; ProcessExit and traps propagate (tests use this)."""
+        return self.instance.exports(self.store)[export](self.store, *args)
+
+    def run(self) -> int:
+        """Call _start and return the exit status (see the module doc)."""
+        import wasmtime
+
+        if self.trapped is not None:
+            report_trap(self.proc, self.name, self.trapped)
+            return TRAP_STATUS
+        args = (self.block,) if len(self.start.type(self.store).params) == 1 else ()
+        try:
+            self.start(self.store, *args)
+        except ProcessExit as stop:
+            return stop.status
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            report_trap(self.proc, self.name, trap)
+            return TRAP_STATUS
+        finally:
+            self.proc.fds.flush()
+        return 0
+
+    def close(self) -> None:
+        self.proc.fds.flush()
+        self.proc.fds.close_all()
+
+
+def execute(wasm: Path, argv: Sequence[str], **options: Any) -> int:
+    """Compile, link and run one module as a process; returns its exit status (see the module doc)."""
+    instance = Instance(wasm, argv, **options)
+    try:
+        return instance.run()
+    finally:
+        instance.close()

@@ -1,0 +1,292 @@
+"""Process syscalls: exit, identity, signals, randomness, uname, scheduling, resource limits.
+
+The guest is one single-threaded process with pid = tid = 1 and parent 0 (deterministic; the host's pid
+means nothing inside the sandbox); uid/gid are the host's.
+
+Signals come only from the guest itself (kill, tkill, tgkill to its own pid/tid) and follow Linux: a
+blocked signal stays pending until rt_sigprocmask unblocks it. Delivery happens synchronously, before
+the syscall returns: SIG_IGN and default-ignored signals (SIGCHLD, SIGURG, SIGWINCH, SIGCONT, the stop
+signals) do nothing; SIG_DFL otherwise stops the instance with exit status 128 + signal, as a shell
+reports it (abort() ends with 134). A handler is called through the exported function table
+(`__indirect_function_table`, link with -Wl,--export-table) with the signal number, or with
+(signo, siginfo*, ucontext*) for SA_SIGINFO handlers; the signal and sa_mask are blocked meanwhile
+(unless SA_NODEFER) and SA_RESETHAND is honoured. Without an exported table a handler can't be reached
+and the default action applies (docs/wasm32-abi.md, section 6). Leaving a handler with siglongjmp can't
+unwind through the host and ends the program as a trap.
+
+Threads don't exist (clone is -ENOSYS), so futex follows the ABI's single-thread rules: WAIT returns
+-EAGAIN when the word differs, sleeps out a timeout and returns -ETIMEDOUT, and without a timeout is a
+deadlock that ends the program with status 134; WAKE wakes nobody.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import time as _time
+
+from . import abi
+from ._registry import syscall
+from .errors import Errno, ProcessExit
+from .guest import u32
+
+PID = 1
+PPID = 0
+_STOP_SIGNALS = frozenset({19, 20, 21, 22})        # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
+_RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
+_RLIMIT_NOFILE = 7
+_RLIMIT = struct.Struct("<QQ")
+
+
+@syscall("exit", "exit_group")
+def sys_exit(proc, status):
+    raise ProcessExit(status & 0xFF)
+
+
+@syscall("getpid")
+def sys_getpid(proc):
+    return PID
+
+
+@syscall("gettid")
+def sys_gettid(proc):
+    return PID
+
+
+@syscall("getppid")
+def sys_getppid(proc):
+    return PPID
+
+
+@syscall("getuid", "geteuid")
+def sys_getuid(proc):
+    return os.getuid()
+
+
+@syscall("getgid", "getegid")
+def sys_getgid(proc):
+    return os.getgid()
+
+
+@syscall("set_tid_address")
+def sys_set_tid_address(proc, tidptr):
+    return PID
+
+
+@syscall("getrandom")
+def sys_getrandom(proc, buf, length, flags):
+    data = os.urandom(min(u32(length), 1 << 25))
+    proc.mem.write(buf, data)
+    return len(data)
+
+
+def _utsname_field(text: str) -> bytes:
+    return text.encode()[:abi.UTSNAME_FIELD - 1].ljust(abi.UTSNAME_FIELD, b"\0")
+
+
+@syscall("uname")
+def sys_uname(proc, buf):
+    fields = ("Linux", "muslforge", os.uname().release, "#1 muslforge wasm32 embedder", "wasm32", "(none)")
+    proc.mem.write(buf, b"".join(_utsname_field(f) for f in fields))
+    return 0
+
+
+@syscall("sched_yield")
+def sys_sched_yield(proc):
+    return 0
+
+
+@syscall("prlimit64")
+def sys_prlimit64(proc, pid, resource, new_limit, old_limit):
+    """Reports 1024 open files and no other limit; setting is accepted and ignored."""
+    if pid not in (0, PID):
+        raise Errno(errno.ESRCH)
+    if not 0 <= resource < 16:
+        raise Errno(errno.EINVAL)
+    if old_limit:
+        limit = 1024 if resource == _RLIMIT_NOFILE else _RLIM_INFINITY
+        proc.mem.write(old_limit, _RLIMIT.pack(limit, limit))
+    return 0
+
+
+# ---- signals -------------------------------------------------------------------------------------
+
+def _check_signal(sig: int) -> None:
+    if not 1 <= sig < abi.NSIG:
+        raise Errno(errno.EINVAL)
+
+
+@syscall("rt_sigaction")
+def sys_rt_sigaction(proc, sig, act, oldact, sigsetsize):
+    _check_signal(sig)
+    if sigsetsize != 8:
+        raise Errno(errno.EINVAL)
+    if oldact:
+        proc.mem.write(oldact, proc.sigactions.get(sig, bytes(abi.SIGACTION_SIZE)))
+    if act:
+        if sig in (abi.SIGKILL, abi.SIGSTOP):
+            raise Errno(errno.EINVAL)
+        proc.sigactions[sig] = proc.mem.read(act, abi.SIGACTION_SIZE)
+    return 0
+
+
+@syscall("rt_sigprocmask")
+def sys_rt_sigprocmask(proc, how, new_set, old_set, sigsetsize):
+    if sigsetsize != 8:
+        raise Errno(errno.EINVAL)
+    old = proc.sigmask
+    if new_set:
+        value = struct.unpack("<Q", proc.mem.read(new_set, 8))[0]
+        if how == abi.SIG_BLOCK:
+            proc.sigmask = _unblockable(old | value)
+        elif how == abi.SIG_UNBLOCK:
+            proc.sigmask = old & ~value
+        elif how == abi.SIG_SETMASK:
+            proc.sigmask = _unblockable(value)
+        else:
+            raise Errno(errno.EINVAL)
+    if old_set:
+        proc.mem.store_u64(old_set, old)
+    deliver_pending(proc)
+    return 0
+
+
+@syscall("rt_sigpending")
+def sys_rt_sigpending(proc, set_ptr, sigsetsize):
+    proc.mem.store_u64(set_ptr, proc.pending)
+    return 0
+
+
+_SA_SIGINFO, _SA_NODEFER, _SA_RESETHAND = 4, 0x40000000, 0x80000000
+_SI_TKILL = -6
+_SIGACTION = struct.Struct("<IIIQ")        # handler, flags, restorer, mask
+
+
+def _bit(sig: int) -> int:
+    return 1 << (sig - 1)
+
+
+def _unblockable(mask: int) -> int:
+    return mask & ~(_bit(abi.SIGKILL) | _bit(abi.SIGSTOP))
+
+
+def send_self(proc, sig: int) -> int:
+    """A signal sent to this process: pending while blocked, else delivered now (see the module doc)."""
+    if sig == 0:
+        return 0
+    _check_signal(sig)
+    if proc.sigmask & _bit(sig) and sig not in (abi.SIGKILL, abi.SIGSTOP):
+        proc.pending |= _bit(sig)
+        return 0
+    deliver(proc, sig)
+    return 0
+
+
+def deliver_pending(proc) -> None:
+    """Deliver every pending signal the mask no longer blocks, lowest number first."""
+    while proc.pending & ~proc.sigmask:
+        ready = proc.pending & ~proc.sigmask
+        sig = (ready & -ready).bit_length()
+        proc.pending &= ~_bit(sig)
+        deliver(proc, sig)
+
+
+def deliver(proc, sig: int) -> None:
+    raw = proc.sigactions.get(sig, bytes(abi.SIGACTION_SIZE))
+    handler, flags, _, mask = _SIGACTION.unpack(raw)
+    function = None if handler in (abi.SIG_DFL, abi.SIG_IGN) else proc.guest_function(handler)
+    if sig == abi.SIGKILL or handler == abi.SIG_DFL or (handler != abi.SIG_IGN and function is None):
+        if proc.trace and handler not in (abi.SIG_DFL, abi.SIG_IGN):
+            proc.log(f"[wasm] signal {sig}: handler {handler:#x} unreachable (no exported table): "
+                     "default action")
+        if sig in abi.DEFAULT_IGNORED_SIGNALS or sig == abi.SIGCONT or sig in _STOP_SIGNALS:
+            return
+        raise ProcessExit(128 + sig)
+    if handler == abi.SIG_IGN:
+        return
+    _run_handler(proc, sig, function, flags, mask)
+
+
+def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
+    saved = proc.sigmask
+    proc.sigmask = _unblockable(saved | mask | (0 if flags & _SA_NODEFER else _bit(sig)))
+    if flags & _SA_RESETHAND:
+        proc.sigactions.pop(sig, None)
+    context = proc.mem.context
+    nparams = len(function.type(context).params)
+    if nparams == 3:
+        info = proc.signal_scratch()
+        proc.mem.fill(info, 512)
+        proc.mem.write(info, struct.pack("<iiiII", sig, 0, _SI_TKILL, PID, os.getuid()))
+        function(context, sig, info, info + 256)
+    else:
+        function(context, *([sig] if nparams == 1 else []))
+    proc.sigmask = saved
+    deliver_pending(proc)
+
+
+@syscall("kill")
+def sys_kill(proc, pid, sig):
+    if pid not in (PID, 0, -1, -PID):
+        raise Errno(errno.ESRCH)
+    return send_self(proc, sig)
+
+
+@syscall("tkill")
+def sys_tkill(proc, tid, sig):
+    if tid != PID:
+        raise Errno(errno.ESRCH if tid > 0 else errno.EINVAL)
+    return send_self(proc, sig)
+
+
+@syscall("tgkill")
+def sys_tgkill(proc, tgid, tid, sig):
+    if tgid != PID:
+        raise Errno(errno.ESRCH)
+    return sys_tkill(proc, tid, sig)
+
+
+# ---- single-threaded futex, children -------------------------------------------------------------
+
+_FUTEX_WAIT, _FUTEX_WAKE, _FUTEX_WAIT_BITSET, _FUTEX_WAKE_BITSET = 0, 1, 9, 10
+_FUTEX_CLOCK_REALTIME = 256
+
+
+@syscall("futex_time64", "futex")
+def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
+    command = op & 127
+    if command in (_FUTEX_WAKE, _FUTEX_WAKE_BITSET):
+        return 0
+    if command not in (_FUTEX_WAIT, _FUTEX_WAIT_BITSET):
+        raise Errno(errno.ENOSYS)
+    if proc.mem.load_u32(uaddr) != u32(val):
+        raise Errno(errno.EAGAIN)
+    if not timeout:
+        proc.log("muslforge.wasm: futex wait with no other thread to wake it: deadlock")
+        raise ProcessExit(134)
+    from .time import read_timespec
+    wanted = read_timespec(proc, timeout)
+    if command == _FUTEX_WAIT_BITSET:
+        clock = _time.CLOCK_REALTIME if op & _FUTEX_CLOCK_REALTIME else _time.CLOCK_MONOTONIC
+        wanted -= _time.clock_gettime_ns(clock)
+    if wanted > 0:
+        _time.sleep(wanted / 1e9)
+    raise Errno(errno.ETIMEDOUT)
+
+
+@syscall("waitid")
+def sys_waitid(proc, idtype, id, infop, options, rusage=0):
+    raise Errno(errno.ECHILD)
+
+
+@syscall("getpgid", "getsid")
+def sys_getpgid(proc, pid):
+    if pid not in (0, PID):
+        raise Errno(errno.ESRCH)
+    return PID
+
+
+@syscall("getgroups")
+def sys_getgroups(proc, size, list_ptr):
+    return 0
