@@ -1,0 +1,309 @@
+"""A toolchain's Docker image: an mmdebstrap rootfs of the pinned packages, then `docker import`.
+
+The tag `muslforge/<toolchain>:<inputs hash>` is computed without Docker from the recipe files
+(containers/toolchain/) and the toolchain's image pins, so an edit to either names a new image and
+`ensure_image` builds only what is missing. The rootfs tarball is reproducible: two builds from the same
+pins give the same bytes (SOURCE_DATE_EPOCH, mmdebstrap's cleanup, and containers/toolchain/customize.sh).
+
+Compiler-rt builtins of every `builtins_debs` entry that names a package (not `source`) are extracted,
+flat, into BUILTINS_ROOT/<debian_arch>/ inside the image, e.g.
+/opt/muslforge/builtins/arm64/libclang_rt.builtins-aarch64.a.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import paths, proc
+from .config.toolchain import Toolchain
+from .errors import BackendError, ConfigError, MuslforgeError
+
+RECIPE_DIR = paths.CONTAINERS_DIR / "toolchain"
+BUILTINS_ROOT = "/opt/muslforge/builtins"
+APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
+TITLE = "IMAGE"
+
+
+def builtins_dir(debian_arch: str) -> str:
+    """Where the image holds the compiler-rt files extracted for a foreign Debian arch."""
+    return f"{BUILTINS_ROOT}/{debian_arch}"
+
+
+def image_repository(toolchain: Toolchain) -> str:
+    return f"muslforge/{toolchain.name}"
+
+
+def image_tag(toolchain: Toolchain) -> str:
+    """muslforge/<name>:<first 16 hex digits of inputs_hash>, computed without Docker."""
+    return f"{image_repository(toolchain)}:{inputs_hash(toolchain)[:16]}"
+
+
+def recipe_files() -> list[Path]:
+    """The files of containers/toolchain/ (for a doit task's file_dep)."""
+    return sorted(p for p in RECIPE_DIR.iterdir() if p.is_file())
+
+
+def inputs_hash(toolchain: Toolchain) -> str:
+    """sha256 of everything that decides the rootfs: recipe files, pins, mmdebstrap options."""
+    recipe = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in recipe_files()}
+    values = {"recipe": recipe, "options": _options(toolchain, portable=True),
+              "suite": toolchain.image.suite, "source_date_epoch": toolchain.image.source_date_epoch,
+              "builtins": _builtins_spec(toolchain), "native": native_arch()}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def rootfs_path(toolchain: Toolchain) -> Path:
+    """The cached rootfs tarball for the toolchain's current inputs."""
+    return paths.cache_dir() / "images" / f"{toolchain.name}-{inputs_hash(toolchain)[:16]}.tar"
+
+
+@functools.cache
+def native_arch() -> str:
+    """The host's Debian architecture, which is also the image's."""
+    return proc.output(["dpkg", "--print-architecture"]).strip()
+
+
+def foreign_arches(toolchain: Toolchain) -> tuple[str, ...]:
+    """Foreign arches whose packages are installed in the image (image: foreign_arches).
+
+    builtins_debs arches are not among them: customize.sh fetches those with a private, per-arch apt
+    state, so the image's own apt never reads (possibly broken) indexes of arches it does not install.
+    """
+    return tuple(sorted(set(toolchain.image.foreign_arches) - {native_arch()}))
+
+
+def builtins_arches(toolchain: Toolchain) -> tuple[str, ...]:
+    """The Debian arches whose builtins the image holds under builtins_dir(arch)."""
+    return tuple(spec.split(":", 1)[0] for spec in _builtins_spec(toolchain))
+
+
+def _builtins_spec(toolchain: Toolchain) -> list[str]:
+    """["arm64:libclang-rt-22-dev=1:22.1.8-1~deb12u1", ...]: each builtins deb at its pinned version.
+
+    A builtins_debs value is "package=version", or a bare package pinned in image: packages, or
+    "source" (no Debian package carries them; built from source outside the image, so skipped here).
+    """
+    pins = {p.split("=", 1)[0].split(":", 1)[0]: p.split("=", 1)[1] for p in toolchain.image.packages}
+    spec = []
+    for arch, package in toolchain.builtins_debs:
+        if package == "source":
+            continue
+        if "=" not in package and package not in pins:
+            raise ConfigError(f"{toolchain.path}: builtins_debs: {arch}: {package} has no version; write "
+                              f"{package}=<version> (or pin it in image: packages).")
+        spec.append(f"{arch}:{package if '=' in package else package + '=' + pins[package]}")
+    return spec
+
+
+def _options(toolchain: Toolchain, *, portable: bool) -> list[str]:
+    """mmdebstrap options; portable=True names recipe files relative to the recipe folder (for hashing)."""
+    recipe = Path("containers/toolchain") if portable else RECIPE_DIR
+    pins = toolchain.image
+    return [f"--variant={pins.variant}",
+            f"--architectures={','.join((native_arch(), *foreign_arches(toolchain)))}",
+            f"--dpkgopt={recipe / 'dpkg.cfg'}", f"--aptopt={recipe / 'apt.conf'}",
+            f"--include={','.join(pins.packages)}",
+            f"--customize-hook={recipe / 'customize.sh'}"]
+
+
+def apt_sources() -> list[Path]:
+    """This machine's own apt sources files (what apt itself reads), used as the image's mirror."""
+    override = os.environ.get("MUSLFORGE_APT_SOURCES")
+    if override:
+        return [Path(p) for p in override.split(os.pathsep)]
+    listed, folder = APT_SOURCES
+    found = [listed] if listed.is_file() and _has_entries(listed) else []
+    if folder.is_dir():
+        found += sorted(p for p in folder.iterdir() if p.suffix in (".list", ".sources") and _has_entries(p))
+    if not found:
+        raise BackendError("No apt sources found in /etc/apt/sources.list or /etc/apt/sources.list.d/; "
+                           "the toolchain image is built from this machine's own Debian mirror. Configure "
+                           "apt, or name sources files with MUSLFORGE_APT_SOURCES.")
+    return found
+
+
+def _has_entries(path: Path) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#")
+               for line in path.read_text(encoding="utf-8").splitlines())
+
+
+def check_suites(toolchain: Toolchain, sources: list[Path], text: str) -> None:
+    """Refuse early when the machine's binary apt sources (text) lack a suite the pins come from."""
+    present = set()
+    for match in re.finditer(r"^\s*Suites:\s*(.+)$", text, re.MULTILINE):
+        present.update(match.group(1).split())
+    for match in re.finditer(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?\S+\s+(\S+)", text, re.MULTILINE):
+        present.add(match.group(1))
+    missing = [s for s in (toolchain.image.suite, *toolchain.image.extra_suites) if s not in present]
+    if missing:
+        raise BackendError(f"The apt sources of this machine ({', '.join(map(str, sources))}) lack the "
+                           f"suites {', '.join(missing)} that toolchain {toolchain.name} is pinned to; add "
+                           f"them to apt's sources.")
+
+
+def binary_sources(sources: list[Path]) -> tuple[str, str]:
+    """(deb822 text, one-line text) of the binary ("deb") entries of the given apt sources files.
+
+    deb-src entries and disabled stanzas are dropped: the image needs packages only, and a source entry
+    another tool added to the machine must neither slow the build nor change it.
+    """
+    stanzas, lines = [], []
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".sources":
+            stanzas += [s for s in map(_binary_stanza, re.split(r"\n\s*\n", text)) if s]
+        else:
+            lines += [line.strip() for line in text.splitlines() if line.strip().startswith("deb ")]
+    return "\n\n".join(stanzas) + ("\n" if stanzas else ""), "\n".join(lines) + ("\n" if lines else "")
+
+
+def _binary_stanza(stanza: str) -> str:
+    fields = [line for line in stanza.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    values = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip()
+              for line in fields if ":" in line and not line[0].isspace()}
+    if "deb" not in values.get("types", "").split() or values.get("enabled", "yes").lower() == "no":
+        return ""
+    return "\n".join("Types: deb" if line.lower().startswith("types:") else line for line in fields)
+
+
+def _write_sources(toolchain: Toolchain, folder: Path) -> list[Path]:
+    """Write this machine's binary apt sources into folder; return the files for mmdebstrap."""
+    sources = apt_sources()
+    texts = binary_sources(sources)
+    check_suites(toolchain, sources, "\n".join(texts))
+    written = []
+    for suffix, text in zip((".sources", ".list"), texts):
+        if text:
+            target = folder / f"apt{suffix}"
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    return written
+
+
+def mmdebstrap_argv(toolchain: Toolchain, output: Path, debs: Path, sources: list[Path]) -> list[str]:
+    """The full mmdebstrap command writing an uncompressed tar to output, caching .debs in debs/."""
+    return ["mmdebstrap", *_options(toolchain, portable=False), "--format=tar",
+            '--setup-hook=mkdir -p "$1/var/cache/apt/archives"',
+            f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
+            f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
+            toolchain.image.suite, str(output), *map(str, sources)]
+
+
+def build_rootfs(toolchain: Toolchain, output: Path | None = None, *, log: Path | None = None) -> Path:
+    """Build the rootfs tarball (temporary name, then renamed); return its path."""
+    output = output or rootfs_path(toolchain)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    debs = paths.cache_dir() / "images" / "debs" / toolchain.name
+    debs.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    scratch = Path(tempfile.mkdtemp(prefix=f".{toolchain.name}-", dir=output.parent))
+    env = {"SOURCE_DATE_EPOCH": str(toolchain.image.source_date_epoch),
+           "MUSLFORGE_BUILTINS": " ".join(_builtins_spec(toolchain))}
+    _say(toolchain, f"mmdebstrap {toolchain.image.suite} ({len(toolchain.image.packages)} pinned packages)")
+    try:
+        argv = mmdebstrap_argv(toolchain, partial, debs, _write_sources(toolchain, scratch))
+        proc.run(argv, env=env, log=log, quiet=True, on_line=lambda line: _progress(toolchain, line))
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    return output
+
+
+def _progress(toolchain: Toolchain, line: str) -> None:
+    if line.startswith(("I: downloading", "I: extracting", "I: installing", "I: creating", "I: success")):
+        _say(toolchain, line[3:].rstrip())
+
+
+def _say(toolchain: Toolchain, text: str) -> None:
+    print(f"{TITLE:<8} {toolchain.name}: {text}", flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def labels(toolchain: Toolchain, rootfs_sha256: str) -> dict[str, str]:
+    """OCI labels plus muslforge's own: the rootfs digest and the pinned packages."""
+    tag = image_tag(toolchain)
+    found = {
+        "org.opencontainers.image.title": f"muslforge toolchain {toolchain.name}",
+        "org.opencontainers.image.source": _git(["config", "--get", "remote.origin.url"]) or str(paths.CHECKOUT),
+        "org.opencontainers.image.version": tag.rpartition(":")[2],
+        "org.opencontainers.image.created": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(toolchain.image.source_date_epoch)),
+        "muslforge.toolchain": toolchain.name,
+        "muslforge.rootfs.sha256": rootfs_sha256,
+        "muslforge.packages": " ".join(toolchain.image.packages),
+        "muslforge.builtins": " ".join(builtins_dir(arch) for arch in builtins_arches(toolchain)),
+    }
+    revision = _git(["rev-parse", "HEAD"])
+    if revision:
+        found["org.opencontainers.image.revision"] = revision
+    return found
+
+
+def _git(args: list[str]) -> str:
+    try:
+        return proc.output(["git", "-C", str(paths.CHECKOUT), *args], check=False).strip()
+    except MuslforgeError:  # git missing: the labels just lack it
+        return ""
+
+
+def ensure_image(toolchain: Toolchain, *, log: Path | None = None) -> str:
+    """The toolchain's image tag, building the rootfs and importing it only when the tag is missing."""
+    from . import docker
+
+    tag = image_tag(toolchain)
+    if docker.image_exists(tag):
+        return tag
+    started = time.monotonic()
+    rootfs = rootfs_path(toolchain)
+    if not rootfs.is_file():
+        build_rootfs(toolchain, rootfs, log=log)
+    digest = sha256_file(rootfs)
+    _say(toolchain, f"docker import {rootfs.name} ({rootfs.stat().st_size // 2**20} MB)")
+    docker.import_rootfs(rootfs, tag, labels(toolchain, digest))
+    _prune_rootfs(toolchain, keep=rootfs)
+    size = docker.image_size(tag) // 2**20
+    _say(toolchain, f"imported {tag} ({size} MB, rootfs sha256 {digest[:16]}, "
+                    f"{time.monotonic() - started:.0f} s)")
+    return tag
+
+
+def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:
+    """Delete this toolchain's tarballs of earlier inputs (each is about a gigabyte)."""
+    for old in keep.parent.glob(f"{toolchain.name}-*.tar"):
+        if old != keep and re.fullmatch(rf"{re.escape(toolchain.name)}-[0-9a-f]{{16}}\.tar", old.name):
+            old.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m muslforge.image <toolchain>: build (or find) the image and print its tag."""
+    from .config.toolchain import load_toolchain
+
+    names = (argv if argv is not None else sys.argv[1:]) or ["llvm-22"]
+    try:
+        for name in names:
+            print(ensure_image(load_toolchain(paths.TOOLCHAINS_DIR, name)))
+    except MuslforgeError as exc:
+        print(f"muslforge: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
