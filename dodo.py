@@ -6,7 +6,7 @@ MUSLFORGE_TOOLCHAIN), the backend with MUSLFORGE_BACKEND=docker|host|auto.
 """
 
 from muslforge import paths
-from muslforge.tasks import sources, sysroot
+from muslforge.tasks import sources, sysroot, toolchain
 from muslforge.tasks.context import load
 
 paths.build_dir().mkdir(parents=True, exist_ok=True)  # doit opens its database before any task runs
@@ -28,6 +28,11 @@ def task_fetch():
 def task_patch():
     """unpack musl and apply the patch series for its version"""
     return sources.patch_task(load())
+
+
+def task_toolchain():
+    """build the pinned toolchain's Docker image (mmdebstrap rootfs, docker import) if it is missing"""
+    return toolchain.toolchain_task(load())
 
 
 def task_build():

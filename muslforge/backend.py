@@ -73,7 +73,7 @@ class DockerBackend:
         from . import docker
         docker.run_in_container(self.image, argv, mounts=_with_cwd(mounts, cwd), workdir=cwd,
                                 env=_container_env(self.toolchain, env), log=log, on_line=on_line,
-                                timeout=3600)
+                                timeout=3600, quiet=on_line is not None)
 
     def capture(self, argv, *, cwd, mounts, env=None, stdin_data=b"", timeout=120):
         from . import docker

@@ -35,22 +35,30 @@ class BuildPlan:
 
 def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
     tc = backend.toolchain
-    cflags = [f"--target={plan.arch.triple}", *plan.arch.cflags,
+    # The target goes into CC, not CFLAGS: some of configure's probes run plain $CC.
+    cflags = [*plan.arch.cflags,
               f"-ffile-prefix-map={plan.tree}={SRC_PREFIX}", f"-ffile-prefix-map={plan.objdir}={OBJ_PREFIX}"]
     return [str(plan.tree / "configure"), f"--target={plan.arch.musl_target}", "--prefix=/",
             "--disable-shared", "--disable-wrapper",
-            f"CC={tc.cc}", f"AR={tc.ar}", f"RANLIB={tc.ranlib}", f"CFLAGS={' '.join(cflags)}",
+            f"CC={tc.cc} --target={plan.arch.triple}", f"AR={tc.ar}", f"RANLIB={tc.ranlib}", f"CFLAGS={' '.join(cflags)}",
             "LDFLAGS=-fuse-ld=lld"]
 
 
-def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = None) -> Path:
-    """configure, make, install headers and libs into a staging dir, add builtins, rename into place."""
+def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = None,
+                  builtins_source: Path | None = None) -> Path:
+    """configure, make, install headers and libs into a staging dir, add builtins, rename into place.
+
+    builtins: a host file to copy; builtins_source: compiler-rt's builtins sources to compile in the
+    backend against the fresh headers; neither: the Docker image's copy (IMAGE_BUILTINS_ROOT).
+    """
     started = time.monotonic()
     staging = plan.sysroot.with_name(plan.sysroot.name + ".staging")
     for scratch in (plan.objdir, staging):
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
     mounts = {plan.tree: "ro", plan.objdir: "rw", staging: "rw"}
+    if builtins_source is not None:
+        mounts[builtins_source] = "ro"
     env = {"LC_ALL": "C"}
     backend.run(configure_argv(plan, backend), cwd=plan.objdir, mounts=mounts, log=plan.log, env=env,
                 on_line=lambda line: None)
@@ -58,7 +66,10 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     backend.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", "install-headers", "install-libs"],
                 cwd=plan.objdir, mounts=mounts, log=plan.log, env=env, on_line=counter.see_make_line)
     counter.done()
-    _add_builtins(plan, backend, staging, builtins, mounts)
+    if builtins_source is not None:
+        _compile_builtins(plan, backend, staging, builtins_source, mounts)
+    else:
+        _add_builtins(plan, backend, staging, builtins, mounts)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)
@@ -66,6 +77,23 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     summary(f"LIBC     {plan.arch.name}: {plan.sysroot} ({counter.count} objects, "
             f"{time.monotonic() - started:.1f} s, {backend.name} backend)")
     return plan.sysroot
+
+
+def _compile_builtins(plan: BuildPlan, backend: Backend, staging: Path, source: Path, mounts) -> None:
+    """compiler-rt builtins for an arch Debian ships none for, built by the same toolchain and backend."""
+    from .builtins import build_from_source
+
+    def run(argv, *, cwd):
+        backend.run(argv, cwd=cwd, mounts=mounts, log=plan.log, on_line=lambda line: None)
+
+    def output(argv):
+        status, out, err = backend.capture(argv, cwd=plan.objdir, mounts=mounts)
+        if status != 0:
+            raise MuslforgeError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
+        return out.decode()
+
+    build_from_source(source, plan.arch, backend.toolchain, staging / "lib" / BUILTINS_NAME, run,
+                      include_dir=staging / "include", output=output, jobs=plan.jobs)
 
 
 def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Path | None, mounts) -> None:

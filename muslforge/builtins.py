@@ -14,7 +14,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -297,14 +296,22 @@ def build_from_source(compiler_rt_builtins_dir: Path, arch, toolchain, out: Path
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        commands = [[toolchain.cc, *flags, "-c", str(src / s), "-o", _object_name(s)] for s in sources]
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(lambda argv: run(argv, cwd=work), commands))
-        run([toolchain.ar, "rcsD", ARCHIVE_NAME, *[_object_name(s) for s in sources]], cwd=work)
+        # One make -j run compiles everything: one process (or one container) for the whole archive.
+        (work / "Makefile").write_text(_makefile(toolchain, flags, src, sources), encoding="utf-8")
+        run(["make", f"-j{max(1, jobs)}", "-f", "Makefile", ARCHIVE_NAME], cwd=work)
         os.replace(work / ARCHIVE_NAME, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _makefile(toolchain, flags: list[str], src: Path, sources: list[str]) -> str:
+    """Rules for every object, and the archive from them in sorted order (reproducible member order)."""
+    objects = [_object_name(s) for s in sources]
+    compile_cmd = " ".join([toolchain.cc, *flags])
+    rules = [f"{ARCHIVE_NAME}: {' '.join(objects)}\n\t{toolchain.ar} rcsD $@ $^\n"]
+    rules += [f"{obj}: {src / s}\n\t{compile_cmd} -c $< -o $@\n" for s, obj in zip(sources, objects)]
+    return "\n".join(rules)
 
 
 def compile_flags(src: Path, arch, include_dir: Path | None, resource_include: Path | None) -> list[str]:

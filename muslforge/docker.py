@@ -71,6 +71,36 @@ def daemon_available() -> bool:
     return True
 
 
+def image_present_fast(tag: str) -> bool:
+    """image_exists without docker-py (~5 ms, for doit's up-to-date checks on every run).
+
+    Asks the Engine API directly over its unix socket; any other DOCKER_HOST, or no answer, falls back
+    to image_exists (which raises BackendError for an unreachable daemon).
+    """
+    import http.client
+    import socket
+    import urllib.parse
+
+    host = docker_host()
+    if not host.startswith("unix://"):
+        return image_exists(tag)
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(5)
+            self.sock.connect(host[len("unix://"):])
+
+    try:
+        connection = UnixConnection("localhost")
+        connection.request("GET", f"/images/{urllib.parse.quote(tag, safe='')}/json")
+        status = connection.getresponse().status
+        connection.close()
+    except OSError:
+        return image_exists(tag)
+    return status == 200
+
+
 def image_exists(tag: str) -> bool:
     import docker
 

@@ -23,7 +23,8 @@ TAIL_LINES = 30
 _PACKAGES = {
     "ld.lld": "lld", "wasm-ld": "lld", "llvm-ar": "llvm", "llvm-ranlib": "llvm", "llvm-nm": "llvm",
     "llvm-strip": "llvm", "llvm-objcopy": "llvm", "gpgv": "gpgv", "make": "make",
-    "mmdebstrap": "mmdebstrap", "patch": "patch", "xz": "xz-utils",
+    "mmdebstrap": "mmdebstrap", "patch": "patch", "xz": "xz-utils", "apt-get": "apt", "dpkg": "dpkg",
+    "dpkg-deb": "dpkg",
 }
 
 

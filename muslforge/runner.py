@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .config.arch import Arch, RunMode
+from .errors import MuslforgeError
 
 
 def runs_natively(arch: Arch) -> bool:
@@ -18,6 +19,9 @@ def run_argv(arch: Arch, program: Path, args: list[str], root: Path | None = Non
     if arch.run is RunMode.EMBEDDER:
         sandbox = ["--dir", str(root)] if root else []
         return [sys.executable, "-m", "muslforge.wasm", *sandbox, str(program), *args]
+    if arch.run is RunMode.LINK_ONLY:
+        raise MuslforgeError(f"{arch.name} programs cannot run on this host (run: link-only in "
+                             f"{arch.path}): {arch.notes or 'no emulator for this arch'}")
     if runs_natively(arch):
         return [str(program), *args]
     return [arch.qemu or f"qemu-{arch.name}-static", str(program), *args]

@@ -74,7 +74,8 @@ def run_smoke(*, arch: Arch, sysroot: Path, backend: Backend, smoke_dir: Path, w
     counter.done()
     _write_report(report, arch, backend, outcomes)
     failed = [o for o in outcomes if not o.passed]
-    summary(f"SMOKE    {arch.name}: {len(outcomes) - len(failed)}/{len(outcomes)} passed ({backend.name} backend)")
+    how = "linked, not run: link-only arch" if arch.run is RunMode.LINK_ONLY else f"{backend.name} backend"
+    summary(f"SMOKE    {arch.name}: {len(outcomes) - len(failed)}/{len(outcomes)} passed ({how})")
     if failed:
         details = "\n".join(f"--- {o.name}: {o.detail}" for o in failed)
         raise MuslforgeError(f"{len(failed)} smoke program(s) failed for {arch.name}: "
@@ -92,6 +93,8 @@ def _compile_and_run(program: Program, arch: Arch, sysroot: Path, backend: Backe
         backend.run(argv, cwd=workdir, mounts=mounts, log=log, on_line=lambda line: None)
     except MuslforgeError as failure:
         return Outcome(program.name, False, -1, time.monotonic() - started, f"did not compile: {failure}")
+    if arch.run is RunMode.LINK_ONLY:
+        return Outcome(program.name, True, 0, time.monotonic() - started, "linked; not run (link-only arch)")
     rundir = workdir / f"run-{program.name}"
     rundir.mkdir()
     status, out, err = _run(arch, backend, binary, program, rundir, mounts)

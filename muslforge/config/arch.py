@@ -18,6 +18,7 @@ class RunMode(enum.Enum):
     NATIVE = "native"      # the host runs them (qemu is used instead when the host arch differs)
     QEMU = "qemu"          # always under qemu-user
     EMBEDDER = "embedder"  # wasm32: muslforge's reference embedder
+    LINK_ONLY = "link-only"  # nothing here can run it (x32: no qemu mode, kernels without x32 syscalls)
 
 
 _REQUIRED = ("name", "triple", "musl_target", "run", "builtins")

@@ -55,7 +55,7 @@ class Toolchain:
     def fingerprint(self) -> str:
         """The values that change build outputs: the programs and the image pins."""
         values = [self.cc, self.ar, self.ranlib, self.nm, list(self.image.packages), self.image.suite,
-                  self.image.source_date_epoch]
+                  self.image.source_date_epoch, [list(pair) for pair in self.builtins_debs]]
         return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
     def builtins_deb(self, debian_arch: str) -> str | None:

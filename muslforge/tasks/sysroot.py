@@ -16,6 +16,7 @@ from ..smoke import discover, run_smoke
 from . import action
 from .context import Context, load_context
 from .sources import src_root
+from .toolchain import needs_image
 
 
 def libc_path(arch: Arch) -> Path:
@@ -30,6 +31,7 @@ def build_tasks(ctx: Context):
             "actions": [action(do_build, arch=arch.name, version=ctx.release.version,
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
+            "task_dep": needs_image(ctx.toolchain),
             "targets": [str(libc_path(arch))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
                                          "musl": ctx.release.sha256, "series": ctx.series.digest()})],
@@ -41,14 +43,22 @@ def do_build(arch: str, version: str, toolchain: str) -> None:
     ctx = load_context(version, toolchain)
     target = _arch(ctx, arch)
     backend = choose(ctx.toolchain)
-    builtins = None
-    if isinstance(backend, HostBackend):
-        from ..builtins import locate
-        builtins = locate(ctx.toolchain, target, paths.cache_dir())
+    builtins, builtins_source = _builtins_origin(ctx, target, backend)
     plan = BuildPlan(arch=target, tree=tree_dir(src_root(), ctx.series),
                      objdir=paths.build_dir() / "obj" / arch, sysroot=paths.sysroot_dir(arch),
                      log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1)
-    build_sysroot(plan, backend, builtins)
+    build_sysroot(plan, backend, builtins, builtins_source)
+
+
+def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:
+    """(host file to copy, compiler-rt source to compile); (None, None) means the image's copy."""
+    from .. import builtins
+    package = ctx.toolchain.builtins_deb(arch.debian_arch) if arch.debian_arch else None
+    if package == builtins.SOURCE:
+        return None, builtins.obtain_compiler_rt_source(paths.cache_dir())
+    if isinstance(backend, HostBackend):
+        return builtins.locate(ctx.toolchain, arch, paths.cache_dir()), None
+    return None, None
 
 
 def smoke_tasks(ctx: Context):
@@ -61,6 +71,7 @@ def smoke_tasks(ctx: Context):
             "actions": [action(do_smoke, arch=arch.name, version=ctx.release.version,
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
+            "task_dep": needs_image(ctx.toolchain),
             "targets": [str(smoke_report(arch.name))],
             "verbosity": 2,
         }

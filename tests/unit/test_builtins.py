@@ -210,32 +210,32 @@ def test_sources_for_powerpc_have_no_tf(tmp_path):
 def test_build_from_source_is_sorted_mapped_and_atomic(tmp_path):
     src = fake_compiler_rt(tmp_path / "builtins")
     out = tmp_path / "out" / "libclang_rt.builtins-riscv32.a"
-    calls = []
+    calls, makefiles = [], []
 
     def run(argv, *, cwd=None, **_):
         calls.append([str(a) for a in argv])
-        if argv[0] == "llvm-ar-22":
-            (Path(cwd) / argv[2]).write_bytes(b"!<arch>\n")
+        makefiles.append((Path(cwd) / "Makefile").read_text())
+        (Path(cwd) / "libclang_rt.builtins.a").write_bytes(b"!<arch>\n")
 
     riscv32 = arch("riscv32", out.name, "riscv32", "riscv32-linux-musl", cflags=["-march=rv32gc"])
-    tc = toolchain()
-    built = builtins.build_from_source(src, riscv32, tc, out, run, include_dir=tmp_path / "inc",
-                                       output=lambda argv, **_: "/res\n", jobs=1)
+    built = builtins.build_from_source(src, riscv32, toolchain(), out, run, include_dir=tmp_path / "inc",
+                                       output=lambda argv, **_: "/res\n", jobs=2)
     assert built == out and out.read_bytes() == b"!<arch>\n"
-    compiles, archive = calls[:-1], calls[-1]
-    assert [c[c.index("-c") + 1] for c in compiles] == [
-        str(src / s) for s in ("absvdi2.c", "addtf3.c", "int_util.c", "muldi3.c", "riscv/fp_mode.c",
-                               "riscv/mulsi3.S",
-                               "riscv/restore.S", "riscv/save.S")]
-    first = compiles[0]
-    assert first[:3] == ["clang-22", "--target=riscv32-linux-musl", "-march=rv32gc"]
-    assert f"-ffile-prefix-map={src}=compiler-rt/lib/builtins" in first
-    assert "-fforce-enable-int128" in first
-    assert first[first.index("-nostdinc"):first.index("-nostdinc") + 5] == [
+    assert calls == [["make", "-j2", "-f", "Makefile", "libclang_rt.builtins.a"]]
+    rules = makefiles[0].split("\n\n")
+    objects = ["absvdi2.o", "addtf3.o", "int_util.o", "muldi3.o", "riscv_fp_mode.o", "riscv_mulsi3.o",
+               "riscv_restore.o", "riscv_save.o"]
+    assert rules[0] == f"libclang_rt.builtins.a: {' '.join(objects)}\n\tllvm-ar-22 rcsD $@ $^"
+    sources = ["absvdi2.c", "addtf3.c", "int_util.c", "muldi3.c", "riscv/fp_mode.c", "riscv/mulsi3.S",
+               "riscv/restore.S", "riscv/save.S"]
+    assert [r.split(":")[0] for r in rules[1:]] == objects
+    assert [r.split("\n")[0].split(": ", 1)[1] for r in rules[1:]] == [str(src / s) for s in sources]
+    command = rules[1].split("\n")[1].split()
+    assert command[:3] == ["clang-22", "--target=riscv32-linux-musl", "-march=rv32gc"]
+    assert f"-ffile-prefix-map={src}=compiler-rt/lib/builtins" in command
+    assert "-fforce-enable-int128" in command
+    assert command[command.index("-nostdinc"):command.index("-nostdinc") + 5] == [
         "-nostdinc", "-isystem", str(tmp_path / "inc"), "-isystem", "/res/include"]
-    assert archive[:3] == ["llvm-ar-22", "rcsD", "libclang_rt.builtins.a"]
-    assert archive[3:] == ["absvdi2.o", "addtf3.o", "int_util.o", "muldi3.o", "riscv_fp_mode.o", "riscv_mulsi3.o",
-                           "riscv_restore.o", "riscv_save.o"]
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # the work dir is gone
 
 

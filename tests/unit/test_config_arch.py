@@ -111,7 +111,7 @@ def test_missing_fields_are_all_listed(tmp_path):
 
 def test_bad_run_value(tmp_path):
     path = write(tmp_path, GOOD.replace("run: qemu", "run: emulate"))
-    assert error_of(path) == f"{path}: field 'run' is 'emulate'; it must be one of native, qemu, embedder."
+    assert error_of(path) == f"{path}: field 'run' is 'emulate'; it must be one of native, qemu, embedder, link-only."
 
 
 def test_name_must_match_file_name(tmp_path):

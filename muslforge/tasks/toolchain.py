@@ -1,0 +1,56 @@
+"""toolchain: the pinned toolchain image, built only when no image with its input-hash tag exists."""
+
+from __future__ import annotations
+
+import os
+
+from .. import paths
+from ..config.toolchain import Toolchain
+from . import action
+from .context import Context, load_context
+
+
+def backend_at_load() -> str:
+    """The backend the build tasks will most likely use, decided without importing docker-py.
+
+    auto counts as docker when a daemon address exists; the actions then check for real (muslforge.backend)
+    and fall back to the host with a notice.
+    """
+    wanted = (os.environ.get("MUSLFORGE_BACKEND") or "auto").strip().lower()
+    if wanted != "auto":
+        return wanted
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return "docker" if not host.startswith("unix://") or os.path.exists(host[len("unix://"):]) else "host"
+
+
+def toolchain_task(ctx: Context) -> dict:
+    from ..image import image_tag, recipe_files
+    tc = ctx.toolchain
+    return {
+        "actions": [action(do_toolchain, toolchain=tc.name)],
+        "file_dep": [str(p) for p in (*recipe_files(), tc.path)],
+        "uptodate": [(_image_present, [image_tag(tc)])],
+        "verbosity": 2,
+    }
+
+
+def _image_present(tag: str) -> bool:
+    if backend_at_load() != "docker":
+        return True  # nothing to build for the host backend
+    from ..docker import image_present_fast
+    return image_present_fast(tag)
+
+
+def do_toolchain(toolchain: str) -> None:
+    from ..backend import DockerBackend, choose
+    from ..image import ensure_image
+    ctx = load_context(None, toolchain)
+    if not isinstance(choose(ctx.toolchain), DockerBackend):
+        print(f"IMAGE    {toolchain}: not needed for the host backend")
+        return
+    ensure_image(ctx.toolchain, log=paths.log_path(f"toolchain-{toolchain}"))
+
+
+def needs_image(tc: Toolchain) -> list[str]:
+    """task_dep for tasks that run in the toolchain image."""
+    return ["toolchain"] if backend_at_load() == "docker" else []
