@@ -2,6 +2,7 @@
 
     muslforge cc  --arch A [clang args...]     compile/link statically against build/sysroots/A
     muslforge run --arch A PROGRAM [ARGS...]   run natively, under qemu-user, or in the wasm32 embedder
+                                               (wasm32 also takes --trace, --dir D, --env K=V first)
 
 The program's exit status is muslforge's exit status. Errors are one paragraph on stderr, exit 2.
 """
@@ -69,12 +70,12 @@ def run(arch_name: str, args: list[str]) -> int:
     if not args:
         raise MuslforgeError("muslforge run needs a PROGRAM to run.")
     ctx, arch = _context(arch_name)
+    if arch.run is RunMode.EMBEDDER:  # the embedder's own options: --trace, --dir D, --env K=V
+        from .wasm.cli import main as embedder_main
+        return embedder_main(args)
     program = Path(args[0]).resolve()
     if not program.is_file():
         raise MuslforgeError(f"{args[0]}: no such program.")
-    if arch.run is RunMode.EMBEDDER:
-        from . import wasm
-        return wasm.run(program, [str(args[0]), *args[1:]], root=Path.cwd())
     backend = choose(ctx.toolchain)
     cwd = Path.cwd()
     return backend.passthrough(run_argv(arch, program, args[1:]), cwd=cwd,

@@ -50,3 +50,10 @@ class Doit:
 def host_doit(session_mirror, tmp_path_factory) -> Doit:
     root = tmp_path_factory.mktemp("host-build")
     return Doit(root / "build", root / "cache", session_mirror.url)
+
+
+@pytest.fixture(scope="session")
+def wasm32_sysroot(host_doit) -> Path:
+    """The wasm32 sysroot built by `doit build:wasm32` with the host backend."""
+    host_doit("build:wasm32")
+    return host_doit.build / "sysroots" / "wasm32"

@@ -1,7 +1,7 @@
 """Real musl programs on the embedder: C sources compiled with clang-22 against the wasm32 sysroot.
 
-The sysroot is build/sysroots/wasm32 (`doit build:wasm32`), or $MUSLFORGE_WASM32_SYSROOT; without
-either the tests skip. Programs are linked with the arch's flags, with -Wl,--export-table (so signal
+The sysroot comes from a real `doit build:wasm32` in the session's build directory, or from
+$MUSLFORGE_WASM32_SYSROOT. Programs are linked with the arch's flags, with -Wl,--export-table (so signal
 handlers can be called) unless a test asks otherwise.
 """
 
@@ -24,12 +24,12 @@ TABLE_FLAG = "-Wl,--export-table"
 
 
 @pytest.fixture(scope="module")
-def sysroot() -> Path:
+def sysroot(request) -> Path:
+    """$MUSLFORGE_WASM32_SYSROOT when set (quick iteration), else a real `doit build:wasm32`."""
     override = os.environ.get("MUSLFORGE_WASM32_SYSROOT")
-    root = Path(override) if override else paths.sysroot_dir("wasm32")
-    if not (root / "lib" / "libc.a").is_file():
-        pytest.skip(f"no wasm32 sysroot at {root} (build it, or set MUSLFORGE_WASM32_SYSROOT)")
-    return root
+    if override:
+        return Path(override)
+    return request.getfixturevalue("wasm32_sysroot")
 
 
 @pytest.fixture(scope="module")
