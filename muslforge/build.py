@@ -70,6 +70,8 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
         _compile_builtins(plan, backend, staging, builtins_source, mounts)
     else:
         _add_builtins(plan, backend, staging, builtins, mounts)
+    if plan.arch.triple.startswith("wasm"):
+        _write_syscall_manifest(plan, backend, staging, mounts)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)
@@ -79,6 +81,16 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     return plan.sysroot
 
 
+def _backend_output(plan: BuildPlan, backend: Backend, mounts):
+    """A proc.output look-alike that runs in the backend (nm, clang -print-* in the container)."""
+    def output(argv: list[str]) -> str:
+        status, out, err = backend.capture(argv, cwd=plan.objdir, mounts=mounts)
+        if status != 0:
+            raise MuslforgeError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
+        return out.decode()
+    return output
+
+
 def _compile_builtins(plan: BuildPlan, backend: Backend, staging: Path, source: Path, mounts) -> None:
     """compiler-rt builtins for an arch Debian ships none for, built by the same toolchain and backend."""
     from .builtins import build_from_source
@@ -86,14 +98,17 @@ def _compile_builtins(plan: BuildPlan, backend: Backend, staging: Path, source: 
     def run(argv, *, cwd):
         backend.run(argv, cwd=cwd, mounts=mounts, log=plan.log, on_line=lambda line: None)
 
-    def output(argv):
-        status, out, err = backend.capture(argv, cwd=plan.objdir, mounts=mounts)
-        if status != 0:
-            raise MuslforgeError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
-        return out.decode()
-
     build_from_source(source, plan.arch, backend.toolchain, staging / "lib" / BUILTINS_NAME, run,
-                      include_dir=staging / "include", output=output, jobs=plan.jobs)
+                      include_dir=staging / "include", output=_backend_output(plan, backend, mounts),
+                      jobs=plan.jobs)
+
+
+def _write_syscall_manifest(plan: BuildPlan, backend: Backend, staging: Path, mounts) -> None:
+    """share/muslforge/syscalls.json: every env.__syscall_* libc.a can import, read from libc.a itself."""
+    from .syscall_manifest import write
+    manifest = write(staging / "lib" / "libc.a", staging / "share" / "muslforge" / "syscalls.json",
+                     nm=backend.toolchain.nm, output=_backend_output(plan, backend, mounts))
+    print(f"MANIFEST {plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json")
 
 
 def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Path | None, mounts) -> None:

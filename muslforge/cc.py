@@ -28,5 +28,5 @@ def cc_argv(toolchain: Toolchain, arch: Arch, sysroot: Path, args: list[str]) ->
         return [*compile_flags, *args]
     start = [lib / name for name in ("crt1.o", "crti.o") if (lib / name).is_file()]
     end = [lib / name for name in ("crtn.o",) if (lib / name).is_file()]
-    return [*compile_flags, "-static", "-nostdlib", "-fuse-ld=lld", *map(str, start), *args,
+    return [*compile_flags, "-static", "-nostdlib", "-fuse-ld=lld", f"-L{lib}", *map(str, start), *args,
             str(lib / "libc.a"), str(lib / BUILTINS_NAME), *map(str, end), *arch.ldflags]

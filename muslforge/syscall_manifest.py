@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from . import proc
 from .errors import MuslforgeError
@@ -36,10 +36,13 @@ class Import:
     results: tuple[str, ...]
 
 
-def generate(libc_a: Path, nm: str = "llvm-nm-22") -> dict:
-    """The manifest of `libc_a` as a JSON-ready dict (sorted, so equal inputs give equal bytes)."""
+def generate(libc_a: Path, nm: str = "llvm-nm-22", output: Callable[[list[str]], str] = proc.output) -> dict:
+    """The manifest of `libc_a` as a JSON-ready dict (sorted, so equal inputs give equal bytes).
+
+    `output` runs nm and returns its stdout (the build passes its backend's, so nm may live in a container).
+    """
     libc_a = Path(libc_a)
-    syscalls = _unresolved_syscalls(libc_a, nm)
+    syscalls = _unresolved_syscalls(libc_a, nm, output)
     found: dict[str, dict] = {}
     for member, data in _ar_members(libc_a):
         for imp in _function_imports(data, f"{libc_a}({member})"):
@@ -53,9 +56,10 @@ def generate(libc_a: Path, nm: str = "llvm-nm-22") -> dict:
             "syscalls": {name: found[name] for name in sorted(found)}}
 
 
-def write(libc_a: Path, out_json: Path, nm: str = "llvm-nm-22") -> dict:
+def write(libc_a: Path, out_json: Path, nm: str = "llvm-nm-22",
+          output: Callable[[list[str]], str] = proc.output) -> dict:
     """Generate the manifest of `libc_a` and write it to `out_json` atomically; return it."""
-    manifest = generate(libc_a, nm)
+    manifest = generate(libc_a, nm, output)
     out_json = Path(out_json)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_json.parent, prefix=f".{out_json.name}.")
@@ -79,7 +83,7 @@ def _merge(found: dict[str, dict], imp: Import, member: str, libc_a: Path) -> No
         have["members"].sort()
 
 
-def _unresolved_syscalls(libc_a: Path, nm: str) -> set[str]:
+def _unresolved_syscalls(libc_a: Path, nm: str, output: Callable[[list[str]], str]) -> set[str]:
     """__syscall_* symbols some member leaves undefined and no member defines (from `nm -A` lines).
 
     A wasm object lists every undefined function in its import section, so the import section alone
@@ -87,7 +91,7 @@ def _unresolved_syscalls(libc_a: Path, nm: str) -> set[str]:
     final module imports.
     """
     defined, undefined = set(), set()
-    for line in proc.output([nm, "-A", str(libc_a)]).splitlines():
+    for line in output([nm, "-A", str(libc_a)]).splitlines():
         fields = line.split()
         if len(fields) < 3 or not fields[-1].startswith(PREFIX):
             continue
