@@ -31,6 +31,7 @@ class BuildPlan:
     sysroot: Path     # final output
     log: Path
     jobs: int
+    abi_list: Path | None = None  # the checked-in list of symbols libc.a must define
 
 
 def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
@@ -72,6 +73,8 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
         _add_builtins(plan, backend, staging, builtins, mounts)
     if plan.arch.triple.startswith("wasm"):
         _write_syscall_manifest(plan, backend, staging, mounts)
+    if plan.abi_list is not None and plan.abi_list.is_file():
+        _check_abi(plan, backend, staging, mounts)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)
@@ -109,6 +112,16 @@ def _write_syscall_manifest(plan: BuildPlan, backend: Backend, staging: Path, mo
     manifest = write(staging / "lib" / "libc.a", staging / "share" / "muslforge" / "syscalls.json",
                      nm=backend.toolchain.nm, output=_backend_output(plan, backend, mounts))
     print(f"MANIFEST {plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json")
+
+
+def _check_abi(plan: BuildPlan, backend: Backend, staging: Path, mounts) -> None:
+    from . import abi
+    assert plan.abi_list is not None
+    symbols = abi.defined_symbols(staging / "lib" / "libc.a", backend.toolchain.nm,
+                                  _backend_output(plan, backend, mounts))
+    added = abi.check(symbols, plan.abi_list)
+    note = f"; {len(added)} new: {', '.join(added[:10])}" if added else ""
+    print(f"ABI      {plan.arch.name}: all {len(symbols) - len(added)} listed symbols defined{note}")
 
 
 def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Path | None, mounts) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from .. import paths
+from .. import abi, paths
 from ..backend import HostBackend, choose
 from ..build import BuildPlan, build_sysroot
 from ..config.arch import Arch
@@ -46,7 +46,8 @@ def do_build(arch: str, version: str, toolchain: str) -> None:
     builtins, builtins_source = _builtins_origin(ctx, target, backend)
     plan = BuildPlan(arch=target, tree=tree_dir(src_root(), ctx.series),
                      objdir=paths.build_dir() / "obj" / arch, sysroot=paths.sysroot_dir(arch),
-                     log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1)
+                     log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1,
+                     abi_list=abi.list_path(arch, version))
     build_sysroot(plan, backend, builtins, builtins_source)
 
 
