@@ -35,6 +35,11 @@ def task_toolchain():
     return toolchain.toolchain_task(load())
 
 
+def task__compiler_rt():
+    """fetch compiler-rt's builtins source for arches Debian ships no builtins for"""
+    return sysroot.compiler_rt_task(load())
+
+
 def task_build():
     """build a sysroot (libc.a, crt objects, headers, builtins) per arch"""
     yield from sysroot.build_tasks(load())

@@ -147,6 +147,12 @@ def _not_mapped_message(toolchain, arch) -> str:
 
 # ------------------------------------------------------------------------------ compiler-rt source
 
+def compiler_rt_source_dir(cache: Path, package: str = COMPILER_RT_PACKAGE,
+                           version: str = COMPILER_RT_VERSION) -> Path:
+    """Where obtain_compiler_rt_source leaves compiler-rt/lib/builtins (its CMakeLists.txt marks it done)."""
+    return cache / "compiler-rt" / f"{package}_{version.replace(':', '%3a')}" / "builtins"
+
+
 def obtain_compiler_rt_source(cache: Path, *, run: Run = proc.run,
                               sources_file: Path = Path("/etc/apt/sources.list.d/debian.sources"),
                               package: str = COMPILER_RT_PACKAGE, version: str = COMPILER_RT_VERSION) -> Path:
@@ -156,8 +162,8 @@ def obtain_compiler_rt_source(cache: Path, *, run: Run = proc.run,
     index lists under the cache, so the system's apt configuration is left untouched; apt checks the
     tarball against the signed .dsc. Only the builtins folder is extracted from the orig tarball.
     """
-    base = cache / "compiler-rt" / f"{package}_{version.replace(':', '%3a')}"
-    target = base / "builtins"
+    target = compiler_rt_source_dir(cache, package, version)
+    base = target.parent
     if (target / "CMakeLists.txt").is_file():
         return target
     apt_dir = base / "apt"

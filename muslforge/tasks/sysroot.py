@@ -23,6 +23,27 @@ def libc_path(arch: Arch) -> Path:
     return paths.sysroot_dir(arch.name) / "lib" / "libc.a"
 
 
+def compiler_rt_task(ctx: Context) -> dict:
+    """Fetched once, before the builds that compile builtins from it (parallel builds would race)."""
+    from ..builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
+    return {
+        "actions": [action(do_compiler_rt)],
+        "targets": [str(compiler_rt_source_dir(paths.cache_dir()) / "CMakeLists.txt")],
+        "uptodate": [config_changed(COMPILER_RT_VERSION)],
+        "verbosity": 2,
+    }
+
+
+def do_compiler_rt() -> None:
+    from ..builtins import obtain_compiler_rt_source
+    print(f"SOURCE   compiler-rt builtins: {obtain_compiler_rt_source(paths.cache_dir())}")
+
+
+def _builds_builtins(ctx: Context, arch: Arch) -> bool:
+    from ..builtins import SOURCE
+    return bool(arch.debian_arch) and ctx.toolchain.builtins_deb(arch.debian_arch) == SOURCE
+
+
 def build_tasks(ctx: Context):
     for arch in ctx.arches:
         yield {
@@ -31,7 +52,7 @@ def build_tasks(ctx: Context):
             "actions": [action(do_build, arch=arch.name, version=ctx.release.version,
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
-            "task_dep": needs_image(ctx.toolchain),
+            "task_dep": needs_image(ctx.toolchain) + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
             "targets": [str(libc_path(arch))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
                                          "musl": ctx.release.sha256, "series": ctx.series.digest()})],
@@ -54,8 +75,7 @@ def do_build(arch: str, version: str, toolchain: str) -> None:
 def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:
     """(host file to copy, compiler-rt source to compile); (None, None) means the image's copy."""
     from .. import builtins
-    package = ctx.toolchain.builtins_deb(arch.debian_arch) if arch.debian_arch else None
-    if package == builtins.SOURCE:
+    if _builds_builtins(ctx, arch):
         return None, builtins.obtain_compiler_rt_source(paths.cache_dir())
     if isinstance(backend, HostBackend):
         return builtins.locate(ctx.toolchain, arch, paths.cache_dir()), None
