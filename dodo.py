@@ -6,7 +6,7 @@ MUSLFORGE_TOOLCHAIN), the backend with MUSLFORGE_BACKEND=docker|host|auto.
 """
 
 from muslforge import paths
-from muslforge.tasks import sources, sysroot, toolchain
+from muslforge.tasks import release, sources, sysroot, toolchain
 from muslforge.tasks.context import load
 
 paths.build_dir().mkdir(parents=True, exist_ok=True)  # doit opens its database before any task runs
@@ -48,3 +48,30 @@ def task_build():
 def task_smoke():
     """compile and run the smoke programs against an arch's sysroot"""
     yield from sysroot.smoke_tasks(load())
+
+
+def task_package():
+    """pack an arch's sysroot into build/release/<version>/ (reproducible .tar.xz + part manifest)"""
+    yield from release.package_tasks(load())
+
+
+def task_release():
+    """write dist/<version>/: one tarball per arch, manifest.json, SHA256SUMS (arches=a,b to choose)"""
+    ctx = load()
+    return release.release_task(ctx, release.chosen_arches(ctx))
+
+
+def task_assemble():
+    """assemble dist/<version>/ from per-arch tarballs and parts made elsewhere (parts=DIR[,DIR])"""
+    return release.assemble_task(load())
+
+
+def task_verify():
+    """rebuild dist/<version>/ from clean in another build dir and compare byte for byte"""
+    return release.verify_task(load(), __file__)
+
+
+def task_nightly():
+    """fetch, build, smoke, package, release, verify; summary in build/nightly/, fails on regressions"""
+    ctx = load()
+    return release.nightly_task(ctx, release.chosen_arches(ctx), __file__)

@@ -15,6 +15,7 @@ The folder is built aside and renamed into place, so an interrupted release leav
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -87,7 +88,16 @@ def _image_facts(toolchain: Toolchain) -> tuple[str | None, str | None]:
         rootfs = image.rootfs_path(toolchain)
     except MuslforgeError:  # e.g. dpkg missing: no native arch, no tag
         return None, None
-    return tag, sha256_file(rootfs) if rootfs.is_file() else None
+    if not rootfs.is_file():
+        return tag, None
+    info = rootfs.stat()
+    return tag, _digest_once(str(rootfs), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_once(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a large file, once per process for an unchanged file (every arch's part records it)."""
+    return sha256_file(Path(path))
 
 
 def arch_info(arch: Arch) -> dict:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from doit import get_var
@@ -60,6 +61,7 @@ def package_tasks(ctx: Context):
             "file_dep": [str(libc_path(arch)), *_doc_deps(arch)],
             "task_dep": [f"smoke:{arch.name}"],  # never pack a sysroot whose smoke programs fail
             "targets": [str(tarball), str(manifest.part_path(tarball))],
+            "clean": True,
             "uptodate": [config_changed(_package_inputs(ctx, arch)),
                          TreeUnchanged(paths.sysroot_dir(arch.name))],
             "verbosity": 2,
@@ -111,7 +113,7 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
         "file_dep": [str(p) for pair in zip(tarballs, parts) for p in pair],
         "targets": [str(release_dir(version) / manifest.MANIFEST), str(release_dir(version) / manifest.SUMS)],
         "uptodate": [config_changed(",".join(a.name for a in arches))],
-        "clean": True,
+        "clean": [(shutil.rmtree, [str(release_dir(version))], {"ignore_errors": True})],  # the whole folder
         "verbosity": 2,
     }
 

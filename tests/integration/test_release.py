@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -99,3 +100,24 @@ def test_release_through_doit_verifies_and_matches_assemble(host_doit, tmp_path)
     for name in ("SHA256SUMS", "manifest.json", package.tarball_name(version, "x86_64")):
         assert (again / name).read_bytes() == (dist / version / name).read_bytes()
     assert json.loads((dist / version / "manifest.json").read_text())["source_date_epoch"] > 0
+
+
+def test_wasm32_tarball_compiles_and_runs_hello_in_the_embedder(host_doit, tmp_path):
+    """The wasm32 tarball's config file carries the arch's flags (sjlj, exports, stack) on its own."""
+    host_doit("build:wasm32")
+    sysroot = host_doit.build / "sysroots" / "wasm32"
+    assert (sysroot / package.SYSCALLS_MEMBER).is_file(), (
+        f"build:wasm32 wrote no {package.SYSCALLS_MEMBER}; the release must carry the syscall manifest")
+    tarball = package.pack_sysroot(load_arch(ARCHES_DIR, "wasm32"), sysroot, "test", tmp_path / "out", EPOCH)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    top = tmp_path / "unpacked" / "muslforge-musl-test-wasm32"
+    assert (top / package.ABI_DOC_MEMBER).read_bytes() == package.ABI_DOC.read_bytes()
+    (tmp_path / "jump.c").write_text(
+        '#include <setjmp.h>\n#include <stdio.h>\nstatic jmp_buf env;\nint main(void) {\n'
+        '  if (!setjmp(env)) { puts("before"); longjmp(env, 1); }\n  puts("after");\n  return 3;\n}\n')
+    config = f"--config={top / 'wasm32-unknown-unknown.cfg'}"
+    run(CLANG, config, "-O2", "jump.c", "-o", "jump.wasm", cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-m", "muslforge.wasm", str(tmp_path / "jump.wasm")],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (3, "before\nafter\n"), done.stderr

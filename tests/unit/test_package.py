@@ -12,13 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+from doit import doit_cmd
+from doit.exceptions import InvalidDodoFile
 
-from muslforge import manifest, package, verify_release
+from muslforge import manifest, package, paths, verify_release
 from muslforge.config.arch import Arch, RunMode
 from muslforge.config.musl import MuslRelease
 from muslforge.config.toolchain import ImagePins, Toolchain
 from muslforge.errors import MuslforgeError
 from muslforge.patch import Series
+from muslforge.tasks import release
+from muslforge.tasks.context import load_context
 
 EPOCH = 1709164800  # 2024-02-29T00:00:00Z
 
@@ -479,3 +483,53 @@ def test_verify_exports_source_date_epoch_only_when_the_release_used_another(mon
     assert verify_release._epoch_env({**default, "source_date_epoch": 5}) == {"SOURCE_DATE_EPOCH": "5"}
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "7")
     assert verify_release._epoch_env(default) == {"SOURCE_DATE_EPOCH": str(EPOCH)}
+
+
+# ---------------------------------------------------------------------------------------- task dicts
+
+@pytest.fixture
+def task_ctx(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUSLFORGE_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("MUSLFORGE_DIST_DIR", str(tmp_path / "dist"))
+    monkeypatch.delenv("MUSLFORGE_ARCHES", raising=False)
+    doit_cmd.reset_vars()
+    yield load_context("1.2.6", "llvm-22")
+    doit_cmd._CMDLINE_VARS = None
+
+
+def test_package_tasks_pack_after_build_and_smoke(task_ctx, tmp_path):
+    tasks = {t["name"]: t for t in release.package_tasks(task_ctx)}
+    task = tasks["x86_64"]
+    assert task["file_dep"][0] == str(paths.sysroot_dir("x86_64") / "lib" / "libc.a")
+    assert task["task_dep"] == ["smoke:x86_64"]
+    assert task["targets"] == [str(tmp_path / "build/release/1.2.6/muslforge-musl-1.2.6-x86_64.tar.xz"),
+                               str(tmp_path / "build/release/1.2.6/muslforge-musl-1.2.6-x86_64.part.json")]
+    assert any(dep.endswith("docs/wasm32-abi.md") for dep in tasks["wasm32"]["file_dep"])
+
+
+def test_release_task_takes_the_chosen_arches(task_ctx, tmp_path):
+    doit_cmd.set_var("arches", "x86_64,wasm32")
+    arches = release.chosen_arches(task_ctx)
+    assert [a.name for a in arches] == ["wasm32", "x86_64"]
+    task = release.release_task(task_ctx, arches)
+    dist = tmp_path / "dist" / "1.2.6"
+    assert task["targets"] == [str(dist / "manifest.json"), str(dist / "SHA256SUMS")]
+    assert sorted(dep.rsplit("/", 1)[1] for dep in task["file_dep"]) == [
+        "muslforge-musl-1.2.6-wasm32.part.json", "muslforge-musl-1.2.6-wasm32.tar.xz",
+        "muslforge-musl-1.2.6-x86_64.part.json", "muslforge-musl-1.2.6-x86_64.tar.xz"]
+
+
+def test_all_arches_by_default_and_unknown_ones_refused(task_ctx):
+    assert [a.name for a in release.chosen_arches(task_ctx)] == [a.name for a in task_ctx.arches]
+    doit_cmd.set_var("arches", "x86_64,sparc")
+    expected = "arches=x86_64,sparc: unknown arch\\(es\\) sparc; known: aarch64"
+    with pytest.raises(InvalidDodoFile, match=expected):
+        release.chosen_arches(task_ctx)
+
+
+def test_verify_and_nightly_always_run_with_the_given_dodo_file(task_ctx):
+    verify = release.verify_task(task_ctx, "/x/dodo.py")
+    nightly = release.nightly_task(task_ctx, list(task_ctx.arches)[:1], "/x/dodo.py")
+    assert verify["uptodate"] == [False] and nightly["uptodate"] == [False]
+    assert verify["actions"][0][2] == {"version": "1.2.6", "dodo": "/x/dodo.py"}
+    assert nightly["actions"][0][2]["dodo"] == "/x/dodo.py"
