@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .errors import BackendError, CommandFailed
+from .proc import open_log, relay
 
 TAIL_LINES = 30
 TIMED_OUT = 124  # the exit status reported for a container killed at its timeout, as timeout(1)
@@ -204,19 +205,19 @@ def run_in_container(image: str, argv: list[str], *, mounts: Mapping[Path, str],
                      on_line: Callable[[str], None] | None = None, quiet: bool = False) -> None:
     """Like proc.run, inside `image`: relay output to log and sys.stdout; CommandFailed if it fails."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    logfile = _open_log(log)
+    logfile = open_log(log)
     try:
-        _write(f"+ [{image}] {' '.join(map(str, argv))}\n", logfile, sys.stderr)
+        relay(f"+ [{image}] {' '.join(map(str, argv))}\n", logfile, sys.stderr)
         with container(image, argv, mounts=mounts, workdir=workdir, env=env) as made:
             made.start()
 
-            def relay(line: str) -> None:
+            def see_line(line: str) -> None:
                 tail.append(line)
-                _write(line, logfile, None if quiet else sys.stdout)
+                relay(line, logfile, None if quiet else sys.stdout)
                 if on_line:
                     on_line(line)
 
-            status = _wait_streaming(made, timeout, relay)
+            status = _wait_streaming(made, timeout, see_line)
     finally:
         if logfile:
             logfile.close()
@@ -225,24 +226,24 @@ def run_in_container(image: str, argv: list[str], *, mounts: Mapping[Path, str],
         raise CommandFailed(message, TIMED_OUT if status is None else status)
 
 
-def _wait_streaming(made, timeout: float, relay: Callable[[str], None]) -> int | None:
+def _wait_streaming(made, timeout: float, see_line: Callable[[str], None]) -> int | None:
     """Relay the container's merged output line by line; return its exit status (None on timeout)."""
-    reader = threading.Thread(target=_read_lines, args=(made, relay), daemon=True)
+    reader = threading.Thread(target=_read_lines, args=(made, see_line), daemon=True)
     reader.start()
     status = _wait(made, timeout)
     reader.join(timeout=30)
     return status
 
 
-def _read_lines(made, relay: Callable[[str], None]) -> None:
+def _read_lines(made, see_line: Callable[[str], None]) -> None:
     pending = b""
     for chunk in made.logs(stream=True, follow=True, stdout=True, stderr=True):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
-            relay(line.decode("utf-8", "replace") + "\n")
+            see_line(line.decode("utf-8", "replace") + "\n")
     if pending:
-        relay(pending.decode("utf-8", "replace") + "\n")
+        see_line(pending.decode("utf-8", "replace") + "\n")
 
 
 def _wait(made, timeout: float) -> int | None:
@@ -315,21 +316,6 @@ def _collect(made, name: str, into: bytearray, stream) -> None:
         if stream is not None:
             stream.write(chunk)
             stream.flush()
-
-
-def _open_log(log: Path | None):
-    if log is None:
-        return None
-    log.parent.mkdir(parents=True, exist_ok=True)
-    return open(log, "a", encoding="utf-8")
-
-
-def _write(text: str, logfile, stream) -> None:
-    if logfile:
-        logfile.write(text)
-    if stream:
-        stream.write(text)
-        stream.flush()
 
 
 def _failure_message(image: str, argv: list[str], status: int | None, tail, log: Path | None,

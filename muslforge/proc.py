@@ -72,16 +72,16 @@ def run(
     argv[0] = which(argv[0])
     full_env = {**os.environ, **(env or {})}
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    logfile = _open_log(log)
+    logfile = open_log(log)
     try:
-        _write(f"+ {_format(argv)}\n", logfile, sys.stderr if echo else None)
+        relay(f"+ {_format(argv)}\n", logfile, sys.stderr if echo else None)
         child = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  errors="replace")
         assert child.stdout is not None
         for line in child.stdout:
             tail.append(line)
-            _write(line, logfile, None if quiet else sys.stdout)
+            relay(line, logfile, None if quiet else sys.stdout)
             if on_line:
                 on_line(line)
         returncode = child.wait()
@@ -128,14 +128,16 @@ def passthrough(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
     return done.returncode
 
 
-def _open_log(log: Path | None):
+def open_log(log: Path | None):
+    """The task log opened for appending (its folder made), or None."""
     if log is None:
         return None
     log.parent.mkdir(parents=True, exist_ok=True)
     return open(log, "a", encoding="utf-8")
 
 
-def _write(text: str, logfile, stream) -> None:
+def relay(text: str, logfile, stream) -> None:
+    """One piece of a child's output to the log and (unless None) a stream."""
     if logfile:
         logfile.write(text)
     if stream:
