@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Clean `doit build:<arch>` time in the Docker backend divided by the host backend's, measured in one run
+(the toolchain image must exist: `doit toolchain`). Also checks that both libc.a files are identical.
+
+    python3 bench/backend_ratio.py [arch]      # default x86_64
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def clean_build(arch: str, backend: str, root: Path) -> tuple[float, bytes]:
+    build = root / backend
+    env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(build), "MUSLFORGE_BACKEND": backend}
+    doit = [sys.executable, "-m", "doit"]
+    subprocess.run([*doit, "patch"], cwd=CHECKOUT, env=env, check=True, stdout=subprocess.DEVNULL)
+    started = time.monotonic()
+    subprocess.run([*doit, f"build:{arch}"], cwd=CHECKOUT, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.monotonic() - started, (build / "sysroots" / arch / "lib" / "libc.a").read_bytes()
+
+
+def main() -> None:
+    arch = sys.argv[1] if len(sys.argv) > 1 else "x86_64"
+    root = Path(tempfile.mkdtemp(prefix="muslforge-backends-"))
+    try:
+        host, host_libc = clean_build(arch, "host", root)
+        docker, docker_libc = clean_build(arch, "docker", root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"clean doit build:{arch}: host {host:.1f} s, docker {docker:.1f} s, ratio docker/host {docker / host:.3f}")
+    print(f"libc.a identical across backends: {host_libc == docker_libc}")
+
+
+if __name__ == "__main__":
+    main()
