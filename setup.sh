@@ -24,7 +24,7 @@ python3 -m pip install -q -e ".${extras}" 2>&1 | grep -v 'WARNING: Running pip a
 tarballs=build/test-tarballs
 $sudo .ci/get-musl-tarballs "$tarballs" || {
   # Last resort on the project's own machines: the copy kept beside the checkout.
-  [ -d ../shared/musl ] && cp ../shared/musl/musl-1.2.* "$tarballs/" && echo "used ../shared/musl"; }
+  [ -d ../shared/musl ] && mkdir -p "$tarballs" && cp ../shared/musl/musl-* "$tarballs/" && echo "used ../shared/musl"; }
 cache="${MUSLFORGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/muslforge}"
 mkdir -p "$cache"
 cp -n "$tarballs"/musl-1.2.* "$cache/" 2>/dev/null || true

@@ -58,6 +58,17 @@ def locate(toolchain, arch, cache: Path, *, run: Run = proc.run, output: Output 
     return _from_package(package, arch, cache, run=run, output=output)
 
 
+def provenance(toolchain, arch) -> str:
+    """Where an arch's builtins come from, for the release manifest and the image labels."""
+    package = toolchain.builtins_deb(arch.debian_arch) if arch.debian_arch else None
+    if package == SOURCE:
+        return f"compiled from {COMPILER_RT_PACKAGE}={COMPILER_RT_VERSION} {BUILTINS_SUBDIR} at build time"
+    if package:
+        name, _, version = package.partition("=")
+        return f"{name}:{arch.debian_arch}={version}" if version else f"{name}:{arch.debian_arch}"
+    return f"{arch.builtins} from the toolchain's builtins_dirs ({', '.join(toolchain.builtins_dirs)})"
+
+
 def source_build_path(cache: Path, toolchain, arch) -> Path:
     """Where `doit builtins:<arch>` puts builtins compiled from source (and where locate looks)."""
     return cache / "builtins" / f"source_{toolchain.name}_{arch.name}" / arch.builtins

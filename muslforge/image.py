@@ -249,11 +249,19 @@ def labels(toolchain: Toolchain, rootfs_sha256: str) -> dict[str, str]:
         "muslforge.rootfs.sha256": rootfs_sha256,
         "muslforge.packages": " ".join(toolchain.image.packages),
         "muslforge.builtins": " ".join(builtins_dir(arch) for arch in builtins_arches(toolchain)),
+        # Arches Debian ships no builtins for: compiled in this image from this pinned source.
+        "muslforge.builtins.source": _compiler_rt_pin(toolchain),
     }
     revision = _git(["rev-parse", "HEAD"])
     if revision:
         found["org.opencontainers.image.revision"] = revision
     return found
+
+
+def _compiler_rt_pin(toolchain: Toolchain) -> str:
+    from .builtins import BUILTINS_SUBDIR, COMPILER_RT_PACKAGE, COMPILER_RT_VERSION, SOURCE
+    arches = sorted(arch for arch, package in toolchain.builtins_debs if package == SOURCE)
+    return f"{COMPILER_RT_PACKAGE}={COMPILER_RT_VERSION} {BUILTINS_SUBDIR} for {','.join(arches)}" if arches else ""
 
 
 def _git(args: list[str]) -> str:

@@ -120,9 +120,10 @@ def part_path(tarball: Path) -> Path:
     return tarball.with_name(tarball.name.removesuffix(".tar.xz") + PART_SUFFIX)
 
 
-def write_part(inputs: dict, arch: Arch, tarball: Path) -> Path:
-    """Write the part for one packed arch beside its tarball."""
-    part = {**inputs, "arch": {"name": arch.name, **arch_info(arch)}, "output": output_info(tarball)}
+def write_part(inputs: dict, arch: Arch, tarball: Path, builtins: str | None = None) -> Path:
+    """Write the part for one packed arch beside its tarball (builtins: where its compiler-rt came from)."""
+    info = {"name": arch.name, **arch_info(arch), **({"builtins": builtins} if builtins else {})}
+    part = {**inputs, "arch": info, "output": output_info(tarball)}
     return write_atomically(part_path(tarball), dumps(part).encode())
 
 

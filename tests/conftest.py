@@ -35,16 +35,17 @@ def pytest_configure(config) -> None:
 
 @pytest.fixture(scope="session")
 def musl_tarballs() -> Path:
-    """A folder with upstream's musl tarballs: $MUSLFORGE_TEST_TARBALLS, else ../shared/musl."""
+    """Upstream's musl tarballs: $MUSLFORGE_TEST_TARBALLS, build/test-tarballs (./setup.sh --tests fills
+    it from Debian's source packages), or ../shared/musl on the project's own machines."""
     named = os.environ.get("MUSLFORGE_TEST_TARBALLS")
     candidates = [Path(named)] if named else []
-    candidates.append(CHECKOUT.parent / "shared" / "musl")
+    candidates += [CHECKOUT / "build" / "test-tarballs", CHECKOUT.parent / "shared" / "musl"]
     for folder in candidates:
         if all((folder / name).is_file() for name in MUSL_FILES):
             return folder
     pytest.fail(f"the real musl tarballs ({', '.join(MUSL_FILES)}) were not found in "
                 f"{' or '.join(str(c) for c in candidates)}; set MUSLFORGE_TEST_TARBALLS to a folder that "
-                f"holds them (e.g. from `apt-get source --download-only musl`).", pytrace=False)
+                f"holds them (./setup.sh --tests fetches them into build/test-tarballs).", pytrace=False)
 
 
 class MirrorServer:

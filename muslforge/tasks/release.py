@@ -98,7 +98,8 @@ def do_package(arch: str, version: str, toolchain: str) -> None:
     tarball = package.pack_sysroot(target, paths.sysroot_dir(arch), version, parts_dir(version), epoch,
                                    tail=package.supports_tail_options(ctx.toolchain.cc))
     inputs = manifest.release_inputs(ctx.release, ctx.series, ctx.toolchain, epoch)
-    manifest.write_part(inputs, target, tarball)
+    from ..builtins import provenance
+    manifest.write_part(inputs, target, tarball, builtins=provenance(ctx.toolchain, target))
     print(f"PACKAGE  {arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})")
 
 
