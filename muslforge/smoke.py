@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import proc
-from .backend import Backend, HostBackend
+from .backend import Backend
 from .cc import cc_argv, require_sysroot
 from .config.arch import Arch, RunMode
 from .errors import MuslforgeError
