@@ -19,7 +19,7 @@ $sudo apt-get install -y -qq --no-install-recommends \
   qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates >/dev/null
 
 extras=""; [ "${1:-}" = "--tests" ] && extras="[test]"
-python3 -m pip install -q -e ".${extras}" 2>&1 | grep -v 'WARNING: Running pip as' || true
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".${extras}"
 
 tarballs=build/test-tarballs
 $sudo .ci/get-musl-tarballs "$tarballs" || {
