@@ -82,9 +82,12 @@ class DockerBackend:
                                            timeout=timeout)
 
     def passthrough(self, argv, *, cwd, mounts, env=None) -> int:
+        """stdout/stderr stream through; piped or redirected stdin is read whole and fed in (a terminal's
+        stdin is not forwarded into the container)."""
         from . import docker
+        stdin_data = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
         return docker.run_interactive(self.image, argv, mounts=_with_cwd(mounts, cwd), workdir=cwd,
-                                      env=_container_env(self.toolchain, env))
+                                      env=_container_env(self.toolchain, env), stdin_data=stdin_data)
 
 
 def _with_cwd(mounts: Mounts, cwd: Path) -> dict[Path, str]:

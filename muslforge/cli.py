@@ -9,15 +9,16 @@ The program's exit status is muslforge's exit status. Errors are one paragraph o
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
-from . import paths
+from . import paths, proc
 from .backend import choose
 from .cc import cc_argv, require_sysroot
 from .config.arch import RunMode
 from .errors import MuslforgeError
-from .runner import run_argv
+from .runner import run_argv, runs_natively
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -76,10 +77,14 @@ def run(arch_name: str, args: list[str]) -> int:
     program = Path(args[0]).resolve()
     if not program.is_file():
         raise MuslforgeError(f"{args[0]}: no such program.")
+    argv = run_argv(arch, program, args[1:])
+    if runs_natively(arch) or shutil.which(argv[0]):
+        # A static program (or the qemu-user that runs it) needs nothing from the toolchain image: run it
+        # here, so stdin, signals and the terminal behave as for any other program.
+        return proc.passthrough(argv)
     backend = choose(ctx.toolchain)
     cwd = Path.cwd()
-    return backend.passthrough(run_argv(arch, program, args[1:]), cwd=cwd,
-                               mounts={program.parent: "ro", cwd: "rw"})
+    return backend.passthrough(argv, cwd=cwd, mounts={program.parent: "ro", cwd: "rw"})
 
 
 if __name__ == "__main__":

@@ -73,3 +73,18 @@ def test_llvm_19_toolchain_builds_and_smokes_x86_64(session_mirror, tmp_path):
     done = doit("toolchain", "build:x86_64", "smoke:x86_64", "toolchain=llvm-19")
     assert "SMOKE    x86_64: 9/9 passed (docker backend)" in done.stdout
     assert (tmp_path / "build" / "sysroots" / "x86_64" / "lib" / "libc.a").is_file()
+
+
+def test_muslforge_run_feeds_piped_stdin_through_the_container(docker_doit, tmp_path):
+    """With no qemu on PATH, `muslforge run` runs an aarch64 program in the image; piped stdin gets there."""
+    import subprocess
+    docker_doit("build:aarch64")
+    source = tmp_path / "upper.c"
+    source.write_text('#include <stdio.h>\n#include <ctype.h>\n'
+                      'int main(void) { int c; while ((c = getchar()) != EOF) putchar(toupper(c)); return 5; }\n')
+    env = {**docker_doit.env}
+    subprocess.run(["muslforge", "cc", "--arch", "aarch64", "-O2", str(source), "-o", "upper"], cwd=tmp_path,
+                   env=env, check=True)
+    done = subprocess.run(["muslforge", "run", "--arch", "aarch64", "./upper"], cwd=tmp_path, env=env,
+                          input=b"piped text\n", capture_output=True)
+    assert (done.returncode, done.stdout) == (5, b"PIPED TEXT\n")
