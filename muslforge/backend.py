@@ -110,9 +110,14 @@ def _container_env(toolchain: Toolchain, env: Mapping[str, str] | None) -> dict[
             "HOME": "/tmp", **(env or {})}
 
 
+def wanted_backend() -> str:
+    """MUSLFORGE_BACKEND, normalised (default auto)."""
+    return (os.environ.get("MUSLFORGE_BACKEND") or "auto").strip().lower()
+
+
 def choose(toolchain: Toolchain, wanted: str | None = None) -> Backend:
     """The backend MUSLFORGE_BACKEND asks for (default auto)."""
-    wanted = (wanted or os.environ.get("MUSLFORGE_BACKEND") or "auto").strip().lower()
+    wanted = (wanted or wanted_backend()).strip().lower()
     if wanted == "host":
         return HostBackend(toolchain)
     if wanted not in ("docker", "auto"):

@@ -60,10 +60,15 @@ def _reason(exc: BaseException) -> str:
     return text.rstrip(".")
 
 
+def daemon_address_exists() -> bool:
+    """Cheap, no docker-py: a TCP DOCKER_HOST, or a unix socket file that exists."""
+    host = docker_host()
+    return not host.startswith("unix://") or os.path.exists(host[len("unix://"):])
+
+
 def daemon_available() -> bool:
     """True when a Docker daemon answers within a couple of seconds (backend auto-detection)."""
-    host = docker_host()
-    if host.startswith("unix://") and not os.path.exists(host[len("unix://"):]):
+    if not daemon_address_exists():
         return False
     try:
         client(timeout=3)

@@ -9,7 +9,7 @@ from doit.tools import config_changed
 from .. import paths
 from ..patch import marker, prepare_tree
 from . import action
-from .context import Context, load_context
+from .context import DEFAULT_TOOLCHAIN, Context, load_context
 
 
 def tarball_path(ctx: Context):
@@ -27,7 +27,7 @@ def fetch_task(ctx: Context) -> dict:
 
 def do_fetch(version: str) -> None:
     from .. import fetch  # requests is imported only when something is fetched
-    ctx = load_context(version, "llvm-22")
+    ctx = load_context(version, DEFAULT_TOOLCHAIN)
     mirrors = os.environ.get("MUSLFORGE_MIRRORS", "").split()
     fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=mirrors,
                 require_signature=os.environ.get("MUSLFORGE_REQUIRE_SIGNATURE") == "1")
@@ -47,6 +47,6 @@ def patch_task(ctx: Context) -> dict:
 
 
 def do_patch(version: str) -> None:
-    ctx = load_context(version, "llvm-22")
+    ctx = load_context(version, DEFAULT_TOOLCHAIN)
     tree = prepare_tree(tarball_path(ctx), ctx.series, src_root(), log=paths.log_path("patch"))
     print(f"PATCH    musl-{version}: {len(ctx.series.patches)} patch(es) applied -> {tree}")

@@ -52,7 +52,7 @@ def build_tasks(ctx: Context):
             "actions": [action(do_build, arch=arch.name, version=ctx.release.version,
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
-            "task_dep": needs_image(ctx.toolchain) + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
+            "task_dep": needs_image() + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
             "targets": [str(libc_path(arch))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
                                          "musl": ctx.release.sha256, "series": ctx.series.digest()})],
@@ -92,7 +92,7 @@ def smoke_tasks(ctx: Context):
             "actions": [action(do_smoke, arch=arch.name, version=ctx.release.version,
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
-            "task_dep": needs_image(ctx.toolchain),
+            "task_dep": needs_image(),
             "targets": [str(smoke_report(arch.name))],
             "verbosity": 2,
         }

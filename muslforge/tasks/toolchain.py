@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 from .. import paths
-from ..config.toolchain import Toolchain
 from . import action
 from .context import Context, load_context
 
@@ -16,11 +13,12 @@ def backend_at_load() -> str:
     auto counts as docker when a daemon address exists; the actions then check for real (muslforge.backend)
     and fall back to the host with a notice.
     """
-    wanted = (os.environ.get("MUSLFORGE_BACKEND") or "auto").strip().lower()
+    from ..backend import wanted_backend
+    from ..docker import daemon_address_exists
+    wanted = wanted_backend()
     if wanted != "auto":
         return wanted
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    return "docker" if not host.startswith("unix://") or os.path.exists(host[len("unix://"):]) else "host"
+    return "docker" if daemon_address_exists() else "host"
 
 
 def toolchain_task(ctx: Context) -> dict:
@@ -51,6 +49,6 @@ def do_toolchain(toolchain: str) -> None:
     ensure_image(ctx.toolchain, log=paths.log_path(f"toolchain-{toolchain}"))
 
 
-def needs_image(tc: Toolchain) -> list[str]:
+def needs_image() -> list[str]:
     """task_dep for tasks that run in the toolchain image."""
     return ["toolchain"] if backend_at_load() == "docker" else []
