@@ -1,12 +1,13 @@
 """File-system namespace syscalls: stat, directories, links, permissions, times, the working directory.
 
-Every path goes through the sandbox (files.guest_path); host OSErrors become -errno in host.py.
+Every path goes through the namespace (files.locate, namespace.py); host OSErrors become -errno in host.py.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
 import time
 from types import SimpleNamespace
@@ -15,8 +16,9 @@ from . import abi
 from ._registry import syscall
 from .errors import Errno
 from .fdtable import OpenFile
-from .files import base_dir, guest_path, seekable
+from .files import base_dir, locate, seekable
 from .guest import u32
+from .namespace import Dir, Place, renameat2
 
 # ---- stat ----------------------------------------------------------------------------------------
 
@@ -55,13 +57,26 @@ def fd_stat(file: OpenFile) -> os.stat_result:
     return os.fstat(hostfd) if hostfd is not None else _stream_stat(file)
 
 
+def place_stat(proc, place: Place) -> os.stat_result:
+    """stat of what a path led to: a device, a directory (virtual ones as the stand-in), an entry."""
+    if place.device is not None:
+        if place.device.guest_fd is not None:
+            return fd_stat(proc.fds.get(place.device.guest_fd))
+        return os.stat(place.device.host)
+    if place.name is None:
+        return os.stat(proc.stand_in) if place.dir.virtual else os.stat(place.dir.fd)
+    if place.dir.virtual:
+        raise Errno(errno.ENOENT)
+    return os.stat(place.name, dir_fd=place.dir.fd, follow_symlinks=False)
+
+
 def path_stat(proc, dirfd: int, path: int, flags: int) -> os.stat_result:
     if flags & abi.AT_EMPTY_PATH and proc.mem.cstring(path) == b"":
         if dirfd == abi.AT_FDCWD:
-            return os.stat(proc.cwd)
+            return place_stat(proc, Place(proc.cwd))
         return fd_stat(proc.fds.get(dirfd))
-    follow = not flags & abi.AT_SYMLINK_NOFOLLOW
-    return os.stat(guest_path(proc, dirfd, path, follow=follow), follow_symlinks=follow)
+    with locate(proc, dirfd, path, follow=not flags & abi.AT_SYMLINK_NOFOLLOW) as place:
+        return place_stat(proc, place)
 
 
 @syscall("fstat")
@@ -99,15 +114,22 @@ _DT = {stat.S_IFDIR: abi.DT_DIR, stat.S_IFREG: abi.DT_REG, stat.S_IFLNK: abi.DT_
        stat.S_IFSOCK: abi.DT_SOCK}
 
 
-def _dir_entries(file: OpenFile) -> list[tuple[int, int, bytes]]:
+def _dir_entries(proc, file: OpenFile) -> list[tuple[int, int, bytes]]:
+    """`.`, `..`, the host entries, then the mounts, virtual directories and devices shown here."""
     here = os.fstat(file.hostfd)
-    parent = os.stat(os.path.dirname(file.path) or "/")
-    entries = [(here.st_ino, abi.DT_DIR, b"."), (parent.st_ino, abi.DT_DIR, b"..")]
-    with os.scandir(file.hostfd) as scan:
-        for entry in sorted(scan, key=lambda e: e.name):
-            info = entry.stat(follow_symlinks=False)
-            entries.append((entry.inode(), _DT.get(stat.S_IFMT(info.st_mode), abi.DT_UNKNOWN),
-                            os.fsencode(entry.name)))
+    entries = [(here.st_ino, abi.DT_DIR, b"."), (here.st_ino, abi.DT_DIR, b"..")]
+    seen = set()
+    if not file.dir.virtual:
+        with os.scandir(file.hostfd) as scan:
+            for entry in sorted(scan, key=lambda e: e.name):
+                info = entry.stat(follow_symlinks=False)
+                seen.add(entry.name)
+                entries.append((entry.inode(), _DT.get(stat.S_IFMT(info.st_mode), abi.DT_UNKNOWN),
+                                os.fsencode(entry.name)))
+    for name in proc.ns.children(file.dir.guest):
+        if name not in seen:
+            kind = abi.DT_CHR if posixpath.join(file.dir.guest, name) in proc.ns.devices else abi.DT_DIR
+            entries.append((here.st_ino + 1 + len(entries), kind, os.fsencode(name)))
     return entries
 
 
@@ -117,7 +139,7 @@ def sys_getdents64(proc, fd, dirp, count):
     if file.hostfd is None or not file.is_dir:
         raise Errno(errno.ENOTDIR)
     if file.dir_entries is None or file.dir_pos == 0:
-        file.dir_entries = _dir_entries(file)      # (re)read at the start, as rewinddir expects
+        file.dir_entries = _dir_entries(proc, file)    # (re)read at the start, as rewinddir expects
     out = bytearray()
     count = u32(count)
     while file.dir_pos < len(file.dir_entries):
@@ -134,22 +156,55 @@ def sys_getdents64(proc, fd, dirp, count):
     return len(out)
 
 
+def _changing(place: Place, *, exists_errno: int | None = None) -> None:
+    """Refuse to change `place` where the guest may not: EEXIST (when asked) for a mount, virtual
+    directory or device that is there already, EROFS in a read-only mount, EACCES in a virtual one."""
+    if exists_errno is not None and (place.name is None or place.device is not None):
+        raise Errno(exists_errno)
+    place.writable()
+
+
 @syscall("mkdirat")
 def sys_mkdirat(proc, dirfd, path, mode):
-    os.mkdir(guest_path(proc, dirfd, path, follow=False).rstrip("/") or "/", mode & 0o7777)
+    with locate(proc, dirfd, path, follow=False) as place:
+        if place.dir.virtual and place.name is not None and place.device is None:
+            raise Errno(errno.EACCES)
+        _changing(place, exists_errno=errno.EEXIST)
+        os.mkdir(place.name, mode & 0o7777 & ~proc.umask, dir_fd=place.dir.fd)
     return 0
+
+
+@syscall("mkdir")
+def sys_mkdir(proc, path, mode):
+    return sys_mkdirat(proc, abi.AT_FDCWD, path, mode)
 
 
 @syscall("unlinkat")
 def sys_unlinkat(proc, dirfd, path, flags):
-    target = guest_path(proc, dirfd, path, follow=False)
-    if flags & abi.AT_REMOVEDIR:
-        os.rmdir(target)
-    elif os.path.isdir(target) and not os.path.islink(target):
-        raise Errno(errno.EISDIR)
-    else:
-        os.unlink(target)
+    if flags & ~abi.AT_REMOVEDIR:
+        raise Errno(errno.EINVAL)
+    with locate(proc, dirfd, path, follow=False) as place:
+        if place.dir.virtual and place.name is not None and place.device is None:
+            raise Errno(errno.ENOENT)
+        _changing(place)
+        if flags & abi.AT_REMOVEDIR:
+            os.rmdir(place.name, dir_fd=place.dir.fd)
+        else:
+            info = os.stat(place.name, dir_fd=place.dir.fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                raise Errno(errno.EISDIR)
+            os.unlink(place.name, dir_fd=place.dir.fd)
     return 0
+
+
+@syscall("unlink")
+def sys_unlink(proc, path):
+    return sys_unlinkat(proc, abi.AT_FDCWD, path, 0)
+
+
+@syscall("rmdir")
+def sys_rmdir(proc, path):
+    return sys_unlinkat(proc, abi.AT_FDCWD, path, abi.AT_REMOVEDIR)
 
 
 @syscall("renameat")
@@ -157,16 +212,30 @@ def sys_renameat(proc, olddirfd, oldpath, newdirfd, newpath):
     return sys_renameat2(proc, olddirfd, oldpath, newdirfd, newpath, 0)
 
 
+@syscall("rename")
+def sys_rename(proc, oldpath, newpath):
+    return sys_renameat2(proc, abi.AT_FDCWD, oldpath, abi.AT_FDCWD, newpath, 0)
+
+
 @syscall("renameat2")
 def sys_renameat2(proc, olddirfd, oldpath, newdirfd, newpath, flags):
-    old = guest_path(proc, olddirfd, oldpath, follow=False)
-    new = guest_path(proc, newdirfd, newpath, follow=False)
-    if flags & ~1:                        # only RENAME_NOREPLACE
+    if flags & ~7:                        # RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
         raise Errno(errno.EINVAL)
-    if flags and os.path.lexists(new):
-        raise Errno(errno.EEXIST)
-    os.rename(old, new)
+    with locate(proc, olddirfd, oldpath, follow=False) as old, \
+            locate(proc, newdirfd, newpath, follow=False) as new:
+        _two_places(old, new)
+        renameat2(old, new, flags)
     return 0
+
+
+def _two_places(old: Place, new: Place) -> None:
+    """rename and link: both ends must be entries of directories in one writable mount."""
+    if old.dir.virtual and old.name is not None and old.device is None:
+        raise Errno(errno.ENOENT)
+    _changing(old)
+    _changing(new)
+    if old.dir.mount is not new.dir.mount:
+        raise Errno(errno.EXDEV)
 
 
 @syscall("faccessat")
@@ -175,48 +244,120 @@ def sys_faccessat(proc, dirfd, path, mode, flags=0):
     return sys_faccessat2(proc, dirfd, path, mode, 0)
 
 
+@syscall("access")
+def sys_access(proc, path, mode):
+    return sys_faccessat2(proc, abi.AT_FDCWD, path, mode, 0)
+
+
 @syscall("faccessat2")
 def sys_faccessat2(proc, dirfd, path, mode, flags):
-    follow = not flags & abi.AT_SYMLINK_NOFOLLOW
-    target = guest_path(proc, dirfd, path, follow=follow)
     if mode & ~7:
         raise Errno(errno.EINVAL)
-    os.stat(target, follow_symlinks=follow)       # ENOENT before EACCES, as the kernel does
-    if mode and not os.access(target, mode, effective_ids=bool(flags & abi.AT_EACCESS)):
-        raise Errno(errno.EACCES)
+    with locate(proc, dirfd, path, follow=not flags & abi.AT_SYMLINK_NOFOLLOW) as place:
+        place_stat(proc, place)           # ENOENT before EACCES, as the kernel does
+        if mode & 2 and place.read_only and place.device is None:
+            raise Errno(errno.EROFS if not place.dir.virtual else errno.EACCES)
+        if not mode or place.device is not None or place.dir.virtual:
+            return 0
+        effective = bool(flags & abi.AT_EACCESS)
+        name, fd = (place.name, place.dir.fd) if place.name is not None else (".", place.dir.fd)
+        if not os.access(name, mode, dir_fd=fd, effective_ids=effective, follow_symlinks=False):
+            raise Errno(errno.EACCES)
     return 0
 
 
 @syscall("readlinkat")
 def sys_readlinkat(proc, dirfd, path, buf, size):
-    """A link's text; a link whose target resolves outside the root answers EACCES."""
-    link = guest_path(proc, dirfd, path, follow=False)
-    text = os.fsencode(os.readlink(link))
-    proc.sandbox.resolve(os.path.dirname(link), text)      # refuses escaping targets
+    """A link's text, as stored: the guest resolves it in its own namespace."""
     if size <= 0:
         raise Errno(errno.EINVAL)
+    with locate(proc, dirfd, path, follow=False) as place:
+        if place.name is None or place.device is not None or place.dir.virtual:
+            raise Errno(errno.EINVAL if place.name is None or place.device is not None else errno.ENOENT)
+        text = os.fsencode(os.readlink(place.name, dir_fd=place.dir.fd))
     text = text[:u32(size)]
     proc.mem.write(buf, text)
     return len(text)
 
 
+@syscall("readlink")
+def sys_readlink(proc, path, buf, size):
+    return sys_readlinkat(proc, abi.AT_FDCWD, path, buf, size)
+
+
 @syscall("symlinkat")
 def sys_symlinkat(proc, target, newdirfd, linkpath):
-    os.symlink(proc.mem.cstring(target), guest_path(proc, newdirfd, linkpath, follow=False))
+    text = proc.mem.cstring(target)
+    if not text:
+        raise Errno(errno.ENOENT)
+    with locate(proc, newdirfd, linkpath, follow=False) as place:
+        if place.dir.virtual and place.name is not None and place.device is None:
+            raise Errno(errno.EACCES)
+        _changing(place, exists_errno=errno.EEXIST)
+        os.symlink(text, place.name, dir_fd=place.dir.fd)
     return 0
+
+
+@syscall("symlink")
+def sys_symlink(proc, target, linkpath):
+    return sys_symlinkat(proc, target, abi.AT_FDCWD, linkpath)
 
 
 @syscall("linkat")
 def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
-    old = guest_path(proc, olddirfd, oldpath, follow=bool(flags & abi.AT_SYMLINK_FOLLOW))
-    os.link(old, guest_path(proc, newdirfd, newpath, follow=False), follow_symlinks=False)
+    if flags & ~(abi.AT_SYMLINK_FOLLOW | abi.AT_EMPTY_PATH):
+        raise Errno(errno.EINVAL)
+    follow = bool(flags & abi.AT_SYMLINK_FOLLOW)
+    with locate(proc, olddirfd, oldpath, follow=follow) as old, \
+            locate(proc, newdirfd, newpath, follow=False) as new:
+        if old.name is None and old.device is None:
+            raise Errno(errno.EPERM)      # hard links to directories
+        _two_places(old, new)
+        os.link(old.name, new.name, src_dir_fd=old.dir.fd, dst_dir_fd=new.dir.fd, follow_symlinks=False)
     return 0
 
 
-@syscall("fchmodat")
+@syscall("link")
+def sys_link(proc, oldpath, newpath):
+    return sys_linkat(proc, abi.AT_FDCWD, oldpath, abi.AT_FDCWD, newpath, 0)
+
+
+def _pinned(proc, place: Place) -> int:
+    """An O_PATH fd of the object at `place` (not following a final symlink); the caller closes it."""
+    if place.device is not None:
+        raise Errno(errno.EPERM)
+    if place.name is None:
+        if place.dir.virtual:
+            raise Errno(errno.EPERM)
+        return os.open(".", os.O_PATH | os.O_CLOEXEC, dir_fd=place.dir.fd)
+    if place.dir.virtual:
+        raise Errno(errno.ENOENT)
+    return os.open(place.name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=place.dir.fd)
+
+
+def _by_fd(fd: int) -> str:
+    """The host's own name for an fd it holds (the kernel resolves it to that exact inode)."""
+    return f"/proc/self/fd/{fd}"
+
+
+@syscall("fchmodat", "fchmodat2")
 def sys_fchmodat(proc, dirfd, path, mode, flags=0):
-    os.chmod(guest_path(proc, dirfd, path), mode & 0o7777)
+    with locate(proc, dirfd, path, follow=not flags & abi.AT_SYMLINK_NOFOLLOW) as place:
+        if place.read_only and place.device is None:
+            raise Errno(errno.EROFS if not place.dir.virtual else errno.EPERM)
+        fd = _pinned(proc, place)
+    try:
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            raise Errno(errno.EOPNOTSUPP)     # Linux cannot change a symlink's mode either
+        os.chmod(_by_fd(fd), mode & 0o7777)
+    finally:
+        os.close(fd)
     return 0
+
+
+@syscall("chmod")
+def sys_chmod(proc, path, mode):
+    return sys_fchmodat(proc, abi.AT_FDCWD, path, mode, 0)
 
 
 @syscall("fchmod")
@@ -227,25 +368,33 @@ def sys_fchmod(proc, fd, mode):
 
 @syscall("utimensat", "utimensat_time64")
 def sys_utimensat(proc, dirfd, path, times, flags):
-    """times == NULL sets both to now; UTIME_NOW/UTIME_OMIT are honoured."""
-    follow = not flags & abi.AT_SYMLINK_NOFOLLOW
-    target = (fd_stat_target(proc, dirfd) if path == 0
-              else guest_path(proc, dirfd, path, follow=follow))
-    current = os.stat(target, follow_symlinks=follow)
-    if times == 0:
-        os.utime(target, follow_symlinks=follow)
-        return 0
-    raw = proc.mem.read(times, 2 * abi.TIMESPEC.size)
-    pair = [abi.TIMESPEC.unpack_from(raw, i * abi.TIMESPEC.size) for i in range(2)]
-    old = (current.st_atime_ns, current.st_mtime_ns)
-    ns = tuple(_utime_ns(sec, nsec, old[i]) for i, (sec, nsec) in enumerate(pair))
-    os.utime(target, ns=ns, follow_symlinks=follow)
+    """times == NULL sets both to now; UTIME_NOW/UTIME_OMIT are honoured; path NULL means dirfd."""
+    if path == 0:
+        return _utime_fd(proc, seekable(proc.fds.get(dirfd)), times)
+    with locate(proc, dirfd, path, follow=not flags & abi.AT_SYMLINK_NOFOLLOW) as place:
+        if place.read_only and place.device is None:
+            raise Errno(errno.EROFS if not place.dir.virtual else errno.EACCES)
+        if place.device is not None:
+            return 0
+        name, fd = (place.name, place.dir.fd) if place.name is not None else (".", place.dir.fd)
+        current = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        os.utime(name, ns=_times(proc, times, current), dir_fd=fd, follow_symlinks=False)
     return 0
 
 
-def fd_stat_target(proc, fd: int) -> int | str:
-    file = proc.fds.get(fd)
-    return file.host_fileno() if file.host_fileno() is not None else file.path
+def _utime_fd(proc, hostfd: int, times: int) -> int:
+    os.utime(hostfd, ns=_times(proc, times, os.fstat(hostfd)))
+    return 0
+
+
+def _times(proc, times: int, current: os.stat_result) -> tuple[int, int]:
+    if times == 0:
+        now = time.time_ns()
+        return now, now
+    raw = proc.mem.read(times, 2 * abi.TIMESPEC.size)
+    pair = [abi.TIMESPEC.unpack_from(raw, i * abi.TIMESPEC.size) for i in range(2)]
+    old = (current.st_atime_ns, current.st_mtime_ns)
+    return tuple(_utime_ns(sec, nsec, old[i]) for i, (sec, nsec) in enumerate(pair))
 
 
 def _utime_ns(sec: int, nsec: int, old: int) -> int:
@@ -254,6 +403,8 @@ def _utime_ns(sec: int, nsec: int, old: int) -> int:
         return time.time_ns()
     if nsec == utime_omit:
         return old
+    if not 0 <= nsec < 1_000_000_000:
+        raise Errno(errno.EINVAL)
     return sec * 1_000_000_000 + nsec
 
 
@@ -261,23 +412,31 @@ def _utime_ns(sec: int, nsec: int, old: int) -> int:
 
 @syscall("chdir")
 def sys_chdir(proc, path):
-    target = guest_path(proc, abi.AT_FDCWD, path)
-    if not os.path.isdir(target):
-        raise Errno(errno.ENOTDIR if os.path.exists(target) else errno.ENOENT)
-    proc.cwd = os.path.normpath(target)
+    with locate(proc, abi.AT_FDCWD, path) as place:
+        if place.device is not None:
+            raise Errno(errno.ENOTDIR)
+        if place.name is None:
+            target = place.dir.keep()
+        else:
+            if place.dir.virtual:
+                raise Errno(errno.ENOENT)
+            fd = os.open(place.name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=place.dir.fd)
+            target = Dir(posixpath.join(place.dir.guest, place.name), place.dir.mount, fd, owned=True)
+    proc.set_cwd(target)
     return 0
 
 
 @syscall("fchdir")
 def sys_fchdir(proc, fd):
-    proc.cwd = base_dir(proc, fd)
+    proc.set_cwd(base_dir(proc, fd).keep())
     return 0
 
 
 @syscall("getcwd")
 def sys_getcwd(proc, buf, size):
     """Linux returns the length including the NUL."""
-    text = os.fsencode(proc.cwd) + b"\0"
+    text = os.fsencode(proc.cwd.guest) + b"\0"
     if len(text) > u32(size):
         raise Errno(errno.ERANGE)
     proc.mem.write(buf, text)
@@ -292,8 +451,13 @@ def sys_umask(proc, mask):
 
 @syscall("fchownat")
 def sys_fchownat(proc, dirfd, path, uid, gid, flags):
-    follow = not flags & abi.AT_SYMLINK_NOFOLLOW
-    os.chown(guest_path(proc, dirfd, path, follow=follow), uid, gid, follow_symlinks=follow)
+    with locate(proc, dirfd, path, follow=not flags & abi.AT_SYMLINK_NOFOLLOW) as place:
+        if place.read_only and place.device is None:
+            raise Errno(errno.EROFS if not place.dir.virtual else errno.EPERM)
+        if place.device is not None:
+            raise Errno(errno.EPERM)
+        name, fd = (place.name, place.dir.fd) if place.name is not None else (".", place.dir.fd)
+        os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
     return 0
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 from typing import IO, Any
 
 from . import abi
 from .errors import Errno
+from .namespace import Dir
 
 MAX_FDS = 1024
 
@@ -24,33 +24,48 @@ class OpenFile:
     """One open file description: a host fd or a stream, its guest status flags, a directory cursor."""
 
     def __init__(self, *, flags: int, hostfd: int | None = None, stream: Any = None,
-                 path: str | None = None):
+                 dir: Dir | None = None):
         self.flags = flags
         self.hostfd = hostfd
         self.stream = stream
-        self.path = path            # host path; a directory's is the base for *at() calls
+        self.dir = dir              # a directory: where *at() calls on this fd start
         self.refs = 0
         self.dir_entries: list[tuple[int, int, bytes]] | None = None   # (ino, d_type, name)
         self.dir_pos = 0
 
     @property
     def is_dir(self) -> bool:
-        return self.hostfd is not None and stat.S_ISDIR(os.fstat(self.hostfd).st_mode)
+        return self.dir is not None
 
-    def read(self, count: int) -> bytes:
+    def readinto(self, buffers: list[memoryview]) -> int:
+        """Read straight into guest memory (readv semantics); nothing larger is allocated on the host."""
         if self._mode() == abi.O_WRONLY:
             raise Errno(errno.EBADF)
         if self.hostfd is not None:
-            return os.read(self.hostfd, count)
-        reader = getattr(self.stream, "read1", None) or self.stream.read
-        data = reader(count)
-        return data or b""
+            return os.readv(self.hostfd, buffers) if buffers else 0
+        total = 0
+        for buffer in buffers:
+            count = self._stream_readinto(buffer)
+            total += count
+            if count < len(buffer):
+                break
+        return total
 
-    def write(self, data: bytes) -> int:
+    def _stream_readinto(self, buffer: memoryview) -> int:
+        reader = getattr(self.stream, "readinto1", None) or getattr(self.stream, "readinto", None)
+        if reader is not None:
+            return reader(buffer) or 0
+        data = self.stream.read(len(buffer)) or b""
+        buffer[:len(data)] = data
+        return len(data)
+
+    def writefrom(self, buffers: list[memoryview]) -> int:
+        """Write guest memory in place (writev semantics)."""
         if self._mode() == abi.O_RDONLY:
             raise Errno(errno.EBADF)
         if self.hostfd is not None:
-            return os.write(self.hostfd, data)
+            return os.writev(self.hostfd, buffers) if buffers else 0
+        data = b"".join(buffers)
         self.stream.write(data)
         self.stream.flush()
         return len(data)
@@ -80,6 +95,7 @@ class OpenFile:
         if self.refs == 0 and self.hostfd is not None:
             os.close(self.hostfd)
             self.hostfd = None
+            self.dir = None
 
 
 def binary_stream(stream: Any, fallback: IO[bytes]) -> Any:

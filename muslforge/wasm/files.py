@@ -10,8 +10,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import posixpath
 import select
 import shutil
+import stat
 import struct
 import time
 
@@ -20,6 +22,7 @@ from ._registry import syscall
 from .errors import Errno
 from .fdtable import OpenFile
 from .guest import u32
+from .namespace import Dir, Place
 
 # guest open flag -> host open flag; O_LARGEFILE has no host meaning and is dropped.
 _OPEN_FLAGS = {
@@ -44,47 +47,40 @@ def host_open_flags(flags: int) -> int:
     return host | os.O_CLOEXEC
 
 
-def base_dir(proc, dirfd: int) -> str:
-    """The directory a relative path starts from: the cwd for AT_FDCWD, else the dirfd's path."""
+def base_dir(proc, dirfd: int) -> Dir:
+    """The directory a relative path starts from: the cwd for AT_FDCWD, else the directory dirfd holds."""
     if dirfd == abi.AT_FDCWD:
         return proc.cwd
     file = proc.fds.get(dirfd)
-    if file.path is None or not file.is_dir:
+    if file.dir is None:
         raise Errno(errno.ENOTDIR)
-    return file.path
+    return file.dir
 
 
-def guest_path(proc, dirfd: int, ptr: int, *, follow: bool = True) -> str:
-    return proc.sandbox.resolve(base_dir(proc, dirfd), proc.mem.cstring(ptr), follow=follow)
+def locate(proc, dirfd: int, ptr: int, *, follow: bool = True) -> Place:
+    """Where guest path `ptr` (relative to dirfd) leads; the caller closes the Place (namespace.py)."""
+    path = proc.mem.cstring(ptr)
+    return proc.ns.locate(base_dir(proc, dirfd), path, follow=follow)
 
 
-def _clamp(proc, buf: int, count: int) -> int:
-    """count limited to what fits in memory from buf (EFAULT when buf itself is outside)."""
+def _clamp(proc, buf: int, count: int) -> memoryview:
+    """The guest buffer [buf, buf+count) cut to what memory holds (EFAULT when buf itself is outside)."""
     count = u32(count)
     room = proc.mem.size() - u32(buf)
     if count and room <= 0:
         raise Errno(errno.EFAULT)
-    return min(count, room)
+    return proc.mem.view(buf, min(count, room))
 
 
-def _iovecs(proc, iov: int, count: int) -> list[tuple[int, int]]:
+def _iovecs(proc, iov: int, count: int) -> list[memoryview]:
+    """The guest buffers an iovec array names, in place; EFAULT if any lies outside memory."""
     if not 0 <= count <= 1024:
         raise Errno(errno.EINVAL)
-    raw = proc.mem.read(iov, abi.IOVEC.size * count)
-    return [abi.IOVEC.unpack_from(raw, i * abi.IOVEC.size) for i in range(count)]
-
-
-def _scatter(proc, vecs: list[tuple[int, int]], data: bytes) -> int:
-    offset = 0
-    for base, length in vecs:
-        chunk = data[offset:offset + length]
-        proc.mem.write(base, chunk)
-        offset += len(chunk)
-    return offset
-
-
-def _gather(proc, vecs: list[tuple[int, int]]) -> bytes:
-    return b"".join(proc.mem.read(base, length) for base, length in vecs)
+    raw = proc.mem.view(iov, abi.IOVEC.size * count)
+    vecs = [abi.IOVEC.unpack_from(raw, i * abi.IOVEC.size) for i in range(count)]
+    if sum(length for _, length in vecs) > 0x7FFFFFFF:
+        raise Errno(errno.EINVAL)
+    return [proc.mem.view(base, length) for base, length in vecs if length]
 
 
 def seekable(file: OpenFile) -> int:
@@ -97,84 +93,107 @@ def seekable(file: OpenFile) -> int:
 
 @syscall("read")
 def sys_read(proc, fd, buf, count):
-    data = proc.fds.get(fd).read(_clamp(proc, buf, count))
-    proc.mem.write(buf, data)
-    return len(data)
+    return proc.fds.get(fd).readinto([_clamp(proc, buf, count)])
 
 
 @syscall("write")
 def sys_write(proc, fd, buf, count):
-    return proc.fds.get(fd).write(proc.mem.read(buf, u32(count)))
+    return proc.fds.get(fd).writefrom([proc.mem.view(buf, u32(count))])
 
 
 @syscall("readv")
 def sys_readv(proc, fd, iov, count):
-    vecs = _iovecs(proc, iov, count)
-    return _scatter(proc, vecs, proc.fds.get(fd).read(sum(length for _, length in vecs)))
+    return proc.fds.get(fd).readinto(_iovecs(proc, iov, count))
 
 
 @syscall("writev")
 def sys_writev(proc, fd, iov, count):
-    data = _gather(proc, _iovecs(proc, iov, count))
-    return proc.fds.get(fd).write(data) if data else 0
+    return proc.fds.get(fd).writefrom(_iovecs(proc, iov, count))
 
 
 @syscall("pread64", "pread")
 def sys_pread64(proc, fd, buf, count, off_lo, off_hi):
-    data = os.pread(seekable(proc.fds.get(fd)), _clamp(proc, buf, count), _i64(off_lo, off_hi))
-    proc.mem.write(buf, data)
-    return len(data)
+    return os.preadv(seekable(proc.fds.get(fd)), [_clamp(proc, buf, count)], _i64(off_lo, off_hi))
 
 
 @syscall("pwrite64", "pwrite")
 def sys_pwrite64(proc, fd, buf, count, off_lo, off_hi):
-    return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.read(buf, u32(count)), _i64(off_lo, off_hi))
+    return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.view(buf, u32(count)), _i64(off_lo, off_hi))
 
 
 @syscall("preadv")
 def sys_preadv(proc, fd, iov, count, off_lo, off_hi):
     vecs = _iovecs(proc, iov, count)
-    data = os.pread(seekable(proc.fds.get(fd)), sum(n for _, n in vecs), _i64(off_lo, off_hi))
-    return _scatter(proc, vecs, data)
+    return os.preadv(seekable(proc.fds.get(fd)), vecs, _i64(off_lo, off_hi)) if vecs else 0
 
 
 @syscall("pwritev")
 def sys_pwritev(proc, fd, iov, count, off_lo, off_hi):
-    data = _gather(proc, _iovecs(proc, iov, count))
-    return os.pwrite(seekable(proc.fds.get(fd)), data, _i64(off_lo, off_hi))
+    vecs = _iovecs(proc, iov, count)
+    return os.pwritev(seekable(proc.fds.get(fd)), vecs, _i64(off_lo, off_hi)) if vecs else 0
 
 
 # ---- open, close, seek ---------------------------------------------------------------------------
 
-_STDIO_PATHS = {b"/dev/stdin": 0, b"/dev/stdout": 1, b"/dev/stderr": 2}
-
-
-def _reopen_fd(proc, path: int) -> int | None:
-    """/dev/stdin, /dev/stdout, /dev/stderr and /dev/fd/N name an open guest fd: return it (or None)."""
-    text = proc.mem.cstring(path)
-    if text in _STDIO_PATHS:
-        return _STDIO_PATHS[text]
-    if text.startswith(b"/dev/fd/") and text[8:].isdigit():
-        return int(text[8:])
-    return None
-
-
 @syscall("openat")
 def sys_openat(proc, dirfd, path, flags, mode=0):
-    """Through the sandbox; /dev/std{in,out,err} and /dev/fd/N duplicate the guest's own fd."""
-    existing = _reopen_fd(proc, path)
-    if existing is not None:
-        return proc.fds.add(proc.fds.get(existing), cloexec=bool(flags & abi.O_CLOEXEC))
+    """Through the namespace; /dev/std{in,out,err} and /dev/fd/N duplicate the guest's own fd."""
     follow = not flags & abi.O_NOFOLLOW
-    host = guest_path(proc, dirfd, path, follow=follow)
-    hostfd = os.open(host, host_open_flags(flags), mode & 0o7777)
-    file = OpenFile(flags=flags & ~(abi.O_CREAT | abi.O_EXCL | abi.O_TRUNC | abi.O_CLOEXEC),
-                    hostfd=hostfd, path=os.path.normpath(host))
+    cloexec = bool(flags & abi.O_CLOEXEC)
+    with locate(proc, dirfd, path, follow=follow) as place:
+        if place.device is not None and place.device.guest_fd is not None:
+            return proc.fds.add(proc.fds.get(place.device.guest_fd), cloexec=cloexec)
+        file = open_place(proc, place, flags, mode & 0o7777 & ~proc.umask)
     try:
-        return proc.fds.add(file, cloexec=bool(flags & abi.O_CLOEXEC))
+        return proc.fds.add(file, cloexec=cloexec)
     except Errno:
-        os.close(hostfd)
+        file.refs = 1
+        file.release()
         raise
+
+
+_WRITE_FLAGS = abi.O_TRUNC | abi.O_APPEND
+
+
+def open_place(proc, place: Place, flags: int, mode: int) -> OpenFile:
+    """A new open file description for `place` (a device, a directory, or an entry of a directory)."""
+    status = flags & ~(abi.O_CREAT | abi.O_EXCL | abi.O_TRUNC | abi.O_CLOEXEC)
+    writes = flags & abi.O_ACCMODE != abi.O_RDONLY or flags & _WRITE_FLAGS
+    if place.device is not None:
+        if flags & abi.O_DIRECTORY:
+            raise Errno(errno.ENOTDIR)
+        host = host_open_flags(flags) & ~(os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW)
+        return OpenFile(flags=status, hostfd=os.open(place.device.host, host))
+    if place.name is None:
+        return _open_dir(proc, place.dir, flags, status, writes)
+    if place.dir.virtual:
+        raise Errno(errno.EACCES if flags & abi.O_CREAT else errno.ENOENT)
+    if place.dir.mount.read_only and (writes or flags & abi.O_CREAT and not _exists(place)):
+        raise Errno(errno.EROFS)
+    hostfd = os.open(place.name, host_open_flags(flags) | os.O_NOFOLLOW, mode, dir_fd=place.dir.fd)
+    if not stat.S_ISDIR(os.fstat(hostfd).st_mode):
+        return OpenFile(flags=status, hostfd=hostfd)
+    guest = posixpath.join(place.dir.guest, place.name)
+    return OpenFile(flags=status, hostfd=hostfd, dir=Dir(guest, place.dir.mount, hostfd))
+
+
+def _exists(place: Place) -> bool:
+    try:
+        os.stat(place.name, dir_fd=place.dir.fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _open_dir(proc, where: Dir, flags: int, status: int, writes: bool) -> OpenFile:
+    """A directory the path named itself (`.`, a mount root, a virtual directory)."""
+    if writes or flags & abi.O_CREAT:
+        raise Errno(errno.EISDIR)
+    if where.virtual:             # an empty read-only host directory stands in for reads and fstat
+        hostfd = os.open(proc.stand_in, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return OpenFile(flags=status, hostfd=hostfd, dir=Dir(where.guest))
+    hostfd = os.open(".", host_open_flags(flags), dir_fd=where.fd)
+    return OpenFile(flags=status, hostfd=hostfd, dir=Dir(where.guest, where.mount, hostfd))
 
 
 @syscall("open")
@@ -297,7 +316,12 @@ def sys_ftruncate64(proc, fd, len_lo, len_hi=0):
 
 @syscall("truncate64", "truncate")
 def sys_truncate64(proc, path, len_lo, len_hi=0):
-    os.truncate(guest_path(proc, abi.AT_FDCWD, path), _i64(len_lo, len_hi))
+    with locate(proc, abi.AT_FDCWD, path) as place:
+        file = open_place(proc, place, abi.O_WRONLY, 0)
+    try:
+        os.ftruncate(file.hostfd, _i64(len_lo, len_hi))
+    finally:
+        os.close(file.hostfd)
     return 0
 
 

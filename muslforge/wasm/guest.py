@@ -24,44 +24,65 @@ def u32(value: int) -> int:
 
 
 class GuestMemory:
-    """Reads and writes the instance's linear memory; all offsets are unsigned 32-bit."""
+    """Reads and writes the instance's linear memory; all offsets are unsigned 32-bit.
+
+    The memory's base and length are looked up once per host call (`enter`) and after a grow, and
+    held as one memoryview over the whole memory, so syscalls read and write guest memory in place.
+    """
 
     def __init__(self, memory: Any, context: Any):
         self.memory = memory
         self.context = context
+        self._view: memoryview | None = None
+
+    def enter(self, context: Any) -> None:
+        """A host call starts (or returns to an outer one): forget the cached base."""
+        self.context = context
+        self._view = None
+
+    def whole(self) -> memoryview:
+        if self._view is None:
+            size = self.memory.data_len(self.context)
+            base = ctypes.addressof(self.memory.data_ptr(self.context).contents)
+            self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+        return self._view
 
     def size(self) -> int:
-        return self.memory.data_len(self.context)
+        return len(self.whole())
 
     def grow(self, pages: int) -> int:
         """Grow by `pages` wasm pages; the old size in bytes, or -ENOMEM (raised) when wasmtime refuses."""
+        self._view = None
         try:
             return self.memory.grow(self.context, pages) * 65536
         except Exception as error:  # wasmtime.WasmtimeError: over the module's or the engine's maximum
             raise Errno(errno.ENOMEM) from error
 
-    def _base(self, addr: int, length: int) -> int:
+    def view(self, addr: int, length: int) -> memoryview:
+        """Guest bytes [addr, addr+length) in place; EFAULT unless all of them are inside memory."""
         addr = u32(addr)
-        if length < 0 or addr + length > self.size():
+        whole = self.whole()
+        if length < 0 or addr + length > len(whole):
             raise Errno(errno.EFAULT)
-        return ctypes.addressof(self.memory.data_ptr(self.context).contents) + addr
+        return whole[addr:addr + length]
 
     def read(self, addr: int, length: int) -> bytes:
-        if length == 0:
-            return b""
-        return ctypes.string_at(self._base(addr, length), length)
+        return self.view(addr, length).tobytes() if length else b""
 
     def write(self, addr: int, data: bytes) -> None:
         if data:
-            ctypes.memmove(self._base(addr, len(data)), data, len(data))
+            self.view(addr, len(data))[:] = data
 
     def fill(self, addr: int, length: int, byte: int = 0) -> None:
         if length:
-            ctypes.memset(self._base(addr, length), byte, length)
+            view = self.view(addr, length)
+            ctypes.memset(ctypes.addressof(ctypes.c_ubyte.from_buffer(view)), byte, length)
 
     def move(self, dst: int, src: int, length: int) -> None:
         if length:
-            ctypes.memmove(self._base(dst, length), self._base(src, length), length)
+            target, source = self.view(dst, length), self.view(src, length)
+            ctypes.memmove(ctypes.addressof(ctypes.c_ubyte.from_buffer(target)),
+                           ctypes.addressof(ctypes.c_ubyte.from_buffer(source)), length)
 
     def cstring(self, addr: int, limit: int = 4096) -> bytes:
         """The NUL-terminated string at addr (at most `limit` bytes, else -ENAMETOOLONG)."""

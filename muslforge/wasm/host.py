@@ -22,7 +22,8 @@ from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
 from .guest import GuestMemory
 from .memory import Heap
-from .sandbox import Sandbox
+from .mounts import MountSpec, build_namespace, initial_cwd, remove_workdir
+from .namespace import Dir
 
 TRAP_STATUS = 134
 PREFIX = "__syscall_"
@@ -36,11 +37,13 @@ _PATH_ARGS = {
 
 
 class Process:
-    """Everything one guest process owns: memory, heap, fds, cwd, signal state."""
+    """Everything one guest process owns: memory, heap, fds, namespace and cwd, signal state."""
 
-    def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool):
-        self.sandbox = Sandbox(root if root is not None else os.getcwd())
-        self.cwd = self.sandbox.root
+    def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool,
+                 mounts: Sequence[MountSpec] = (), cwd: str | None = None, tmp: Path | None = None):
+        self.ns, self.workdir = build_namespace(root, mounts, tmp)
+        self.stand_in = os.path.join(self.workdir, "empty")
+        self.cwd = initial_cwd(self.ns, root, mounts, cwd)
         self.stderr = binary_stream(stderr, sys.stderr)
         self.fds = FdTable(binary_stream(stdin, sys.stdin), binary_stream(stdout, sys.stdout), self.stderr)
         self.trace = trace
@@ -52,6 +55,15 @@ class Process:
         self.pending = 0
         self.table: Any = None           # the exported __indirect_function_table, when there is one
         self._scratch: int | None = None
+
+    def set_cwd(self, target: Dir) -> None:
+        old, self.cwd = self.cwd, target
+        old.close()
+
+    def close_namespace(self) -> None:
+        self.cwd.close()
+        self.ns.close()
+        remove_workdir(self.workdir)
 
     def guest_function(self, index: int) -> Any:
         """The guest function behind a C function pointer, or None (no exported table, bad index)."""
@@ -119,7 +131,8 @@ def host_function(proc: Process, name: str, handler: Handler):
     def call(caller, *args: int) -> int:
         if proc.mem is None:
             return -errno.ENOSYS
-        outer, proc.mem.context = proc.mem.context, caller
+        outer = proc.mem.context
+        proc.mem.enter(caller)
         try:
             result = _signed(handler(proc, *args))
         except Errno as error:
@@ -131,7 +144,7 @@ def host_function(proc: Process, name: str, handler: Handler):
                 _trace(proc, name, args, "?")
             raise
         finally:
-            proc.mem.context = outer
+            proc.mem.enter(outer)
         if proc.trace:
             _trace(proc, name, args, _result_text(result))
         return result
@@ -309,13 +322,25 @@ class Instance:
 
     def __init__(self, wasm: Path | bytes, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
-                 stderr: Any = None):
+                 stderr: Any = None, mounts: Sequence[MountSpec] = (), cwd: str | None = None,
+                 tmp: Path | None = None):
         import wasmtime
 
         self.name = _name(wasm)
-        self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace)
         eng = engine()
         module = load(eng, wasm)
+        self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
+                            mounts=mounts, cwd=cwd, tmp=tmp)
+        try:
+            self._instantiate(eng, module, wasm, argv, env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _instantiate(self, eng: Any, module: Any, wasm: Path | bytes, argv: Sequence[str],
+                     env: Mapping[str, str] | None) -> None:
+        import wasmtime
+
         linker = link(eng, module, self.proc, self.name)
         self.store = wasmtime.Store(eng)
         self.trapped: Any = None
@@ -357,6 +382,7 @@ class Instance:
     def close(self) -> None:
         self.proc.fds.flush()
         self.proc.fds.close_all()
+        self.proc.close_namespace()
 
 
 def execute(wasm: Path, argv: Sequence[str], **options: Any) -> int:

@@ -135,7 +135,7 @@ int main(void)
     CHECK(write(p[1], "piped", 5) == 5 && read(p[0], buf, 5) == 5 && !memcmp(buf, "piped", 5));
     close(p[0]); close(p[1]);
 
-    CHECK(open("/etc/passwd", O_RDONLY) == -1 && errno == EACCES);
+    CHECK(open("/etc/passwd", O_RDONLY) == -1 && errno == ENOENT);
     CHECK(open("../escape", O_CREAT | O_WRONLY, 0644) == -1 && errno == EACCES);
     CHECK(isatty(1) == 0 && errno == ENOTTY);
     int null = open("/dev/null", O_WRONLY);
@@ -152,7 +152,7 @@ int main(void)
     char *real = realpath("./data.txt", NULL);
     CHECK(real && !strcmp(strrchr(real, '/'), "/data.txt"));
     CHECK(symlink("/etc/passwd", "out") == 0);
-    CHECK(open("out", O_RDONLY) == -1 && errno == EACCES);
+    CHECK(open("out", O_RDONLY) == -1 && errno == ENOENT);
     CHECK(unlink("out") == 0);
     int dfd = open(".", O_RDONLY | O_DIRECTORY);
     CHECK(dfd >= 0 && faccessat(dfd, "data.txt", R_OK, 0) == 0);
@@ -345,3 +345,51 @@ def test_signal_handler_may_exit(compile_c, tmp_path):
 def test_handler_without_exported_table_gets_the_default_action(compile_c, tmp_path):
     wasm = compile_c("sigexit-notable", HANDLER_EXIT_C, export_table=False)
     assert run_program(wasm, tmp_path) == (128 + 15, "", "")
+
+
+ESCAPES_C = r'''
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    const char *outside = argv[1];
+    char buf[128];
+    /* 1: through the cwd */
+    mkdir("c", 0755);
+    chdir("c");
+    rename("../c", "../x");
+    symlink(outside, "../c");
+    FILE *f = fopen("passwd", "r");
+    printf("cwd escape: %s\n", f && fgets(buf, sizeof buf, f) ? buf : strerror(errno));
+    /* 2: through a directory fd */
+    chdir("..");
+    mkdir("d", 0755);
+    int dfd = open("d", O_DIRECTORY | O_RDONLY);
+    rename("d", "d2");
+    symlink(outside, "d");
+    int fd = openat(dfd, "planted", O_CREAT | O_WRONLY, 0644);
+    printf("dirfd create: %s\n", fd >= 0 ? "made inside" : strerror(errno));
+    printf("dirfd unlink: %s\n", unlinkat(dfd, "victim", 0) ? strerror(errno) : "deleted!");
+    return 0;
+}
+'''
+
+
+def test_the_two_escapes_of_issue_9_stay_inside(compile_c, tmp_path):
+    wasm = compile_c("escapes", ESCAPES_C)
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:SECRET\n")
+    (outside / "victim").write_text("keep me\n")
+    status, out, err = run_program(wasm, root, str(outside))
+    assert status == 0, err
+    assert out.splitlines() == ["cwd escape: No such file or directory", "dirfd create: made inside",
+                                "dirfd unlink: No such file or directory"]
+    assert (root / "d2" / "planted").exists() and not (outside / "planted").exists()
+    assert (outside / "victim").read_text() == "keep me\n"
