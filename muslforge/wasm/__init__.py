@@ -17,12 +17,17 @@ __all__ = ["EmbedderError", "main", "run"]
 
 
 def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None, root: Path | None = None,
-        trace: bool = False, stdin: Any = None, stdout: Any = None, stderr: Any = None) -> int:
+        trace: bool = False, stdin: Any = None, stdout: Any = None, stderr: Any = None,
+        mounts: Sequence[Any] = (), cwd: str | None = None, tmp: Path | None = None,
+        timeout: float | None = None, max_memory: int | None = None) -> int:
     """Run `wasm` as a process and return its exit status.
 
     argv is the guest's whole argv, argv[0] included (empty: [str(wasm)]). env is the whole
-    environment (None: this process's, as a native program would inherit it). The guest's files are
-    confined to `root` (default: the current directory), which is also its working directory.
+    environment (None: this process's, as a native program would inherit it). The guest sees `mounts`
+    (mounts.MountSpec: host directory, guest path, read-only) or, without any, `root` (default: the
+    current directory) at its own absolute path; `cwd` is its working directory (default: the first
+    mount); `tmp` a host directory to show as /tmp (default: a private one). `timeout` (seconds) stops
+    it with status 124; `max_memory` (bytes) caps its linear memory. See docs/wasm32-abi.md, section 9.
     stdin/stdout/stderr are binary streams (a text stream's .buffer is used); None means this
     process's. trace=True prints every syscall with its arguments and result to stderr.
 
@@ -33,7 +38,7 @@ def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None
     from .host import execute
 
     return execute(Path(wasm), argv, env=env, root=root, trace=trace, stdin=stdin, stdout=stdout,
-                   stderr=stderr)
+                   stderr=stderr, mounts=mounts, cwd=cwd, tmp=tmp, timeout=timeout, max_memory=max_memory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""`python -m muslforge.wasm`: run one wasm32 musl program from the command line."""
+"""`python -m muslforge.wasm` (and `muslforge run --arch wasm32`): run one wasm32 musl program."""
 
 from __future__ import annotations
 
@@ -15,8 +15,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m muslforge.wasm",
         description="Run a wasm32 musl program on muslforge's reference embedder (wasmtime).")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="directory the guest may use, and its working directory (default: .)")
+    parser.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                        help="mount host directory HOST read-write at guest path GUEST (default: HOST's "
+                             "absolute path); repeatable. Without any, the current directory is mounted")
+    parser.add_argument("--ro-dir", action="append", default=[], metavar="HOST[::GUEST]",
+                        help="mount HOST read-only; repeatable")
+    parser.add_argument("--cwd", default=None, metavar="GUEST",
+                        help="the guest's working directory (default: the first --dir's guest path)")
+    parser.add_argument("--tmp", type=Path, default=None, metavar="HOST",
+                        help="show host directory HOST as /tmp and keep it (default: a private, empty "
+                             "/tmp removed at exit)")
+    parser.add_argument("--timeout", default=None, metavar="SECONDS",
+                        help="stop the program after SECONDS of wall time (exit status 124)")
+    parser.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="cap the guest's linear memory at SIZE bytes (K, M, G suffixes): beyond it "
+                             "malloc returns NULL")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable for the guest (repeatable)")
     parser.add_argument("--clear-env", action="store_true",
@@ -36,10 +49,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             _parser().error(f"--env expects KEY=VALUE, got {item!r}")
         env[key] = value
     from . import run
+    from .limits import parse_seconds, parse_size
+    from .mounts import MountSpec
 
     try:
-        return run(options.program, [str(options.program), *options.args], env=env, root=options.dir,
-                   trace=options.trace)
+        mounts = [MountSpec.parse(d) for d in options.dir]
+        mounts += [MountSpec.parse(d, read_only=True) for d in options.ro_dir]
+        mounts.sort(key=lambda m: m.read_only)              # --cwd defaults to the first --dir
+        return run(options.program, [str(options.program), *options.args], env=env, mounts=mounts,
+                   cwd=options.cwd, tmp=options.tmp, trace=options.trace,
+                   timeout=None if options.timeout is None else parse_seconds(options.timeout),
+                   max_memory=None if options.max_memory is None else parse_size(options.max_memory))
     except MuslforgeError as error:
         print(f"muslforge.wasm: {error}", file=sys.stderr)
         return 2

@@ -232,10 +232,10 @@ def _two_places(old: Place, new: Place) -> None:
     """rename and link: both ends must be entries of directories in one writable mount."""
     if old.dir.virtual and old.name is not None and old.device is None:
         raise Errno(errno.ENOENT)
+    if old.dir.mount is not new.dir.mount and not old.dir.virtual and not new.dir.virtual:
+        raise Errno(errno.EXDEV)          # before EROFS, as Linux checks
     _changing(old)
     _changing(new)
-    if old.dir.mount is not new.dir.mount:
-        raise Errno(errno.EXDEV)
 
 
 @syscall("faccessat")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import inspect
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,11 +22,13 @@ from ._registry import SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
 from .guest import GuestMemory
+from .limits import TIMEOUT_STATUS, Stop, Stopper
 from .memory import Heap
 from .mounts import MountSpec, build_namespace, initial_cwd, remove_workdir
 from .namespace import Dir
 
 TRAP_STATUS = 134
+WASM_MAGIC = b"\0asm"
 PREFIX = "__syscall_"
 # Arguments that are guest C strings, shown as text in the trace.
 _PATH_ARGS = {
@@ -54,6 +57,7 @@ class Process:
         self.sigmask = 0
         self.pending = 0
         self.table: Any = None           # the exported __indirect_function_table, when there is one
+        self.stopper: Any = None         # limits.Stopper while running
         self._scratch: int | None = None
 
     def set_cwd(self, target: Dir) -> None:
@@ -133,7 +137,12 @@ def host_function(proc: Process, name: str, handler: Handler):
             return -errno.ENOSYS
         outer = proc.mem.context
         proc.mem.enter(caller)
+        stopper = proc.stopper
+        if stopper is not None:
+            was, stopper.in_host_call = stopper.in_host_call, True
         try:
+            if stopper is not None and stopper.status is not None:
+                raise Stop(stopper.status)
             result = _signed(handler(proc, *args))
         except Errno as error:
             result = -error.errno
@@ -145,6 +154,8 @@ def host_function(proc: Process, name: str, handler: Handler):
             raise
         finally:
             proc.mem.enter(outer)
+            if stopper is not None:
+                stopper.in_host_call = was
         if proc.trace:
             _trace(proc, name, args, _result_text(result))
         return result
@@ -153,8 +164,26 @@ def host_function(proc: Process, name: str, handler: Handler):
 
 # ---- linking -------------------------------------------------------------------------------------
 
+def wat_type(ty: Any) -> str:
+    """An import's type in wasm text form: (func (param i32 i64) (result i32)), (memory 1), ..."""
+    import wasmtime
+
+    if isinstance(ty, wasmtime.FuncType):
+        params = f" (param {' '.join(map(str, ty.params))})" if ty.params else ""
+        results = f" (result {' '.join(map(str, ty.results))})" if ty.results else ""
+        return f"(func{params}{results})"
+    if isinstance(ty, wasmtime.MemoryType):
+        maximum = f" {ty.limits.max}" if ty.limits.max is not None else ""
+        return f"(memory {ty.limits.min}{maximum})"
+    if isinstance(ty, wasmtime.GlobalType):
+        return f"(global {'(mut ' + str(ty.content) + ')' if ty.mutable else ty.content})"
+    if isinstance(ty, wasmtime.TableType):
+        return f"(table {ty.limits.min} {ty.element})"
+    return type(ty).__name__.removesuffix("Type").lower()
+
+
 def _describe_import(imp: Any) -> str:
-    return f"{imp.module}.{imp.name} ({type(imp.type).__name__.removesuffix('Type').lower()})"
+    return f"{imp.module}.{imp.name} {wat_type(imp.type)}"
 
 
 def syscall_handler(name: str, nparams: int) -> tuple[Handler | None, str | None]:
@@ -182,7 +211,7 @@ def _lookup(imp: Any, wasmtime: Any) -> tuple[Handler | None, str | None]:
         return None, "must be a function"
     i32 = wasmtime.ValType.i32()
     if any(p != i32 for p in ty.params) or list(ty.results) != [i32]:
-        return None, f"has type {ty}; every syscall is (i32 x N) -> i32"
+        return None, f"has the wrong type; every syscall is (func (param i32 ...) (result i32))"
     return syscall_handler(imp.name[len(PREFIX):], len(ty.params))
 
 
@@ -278,6 +307,7 @@ def engine() -> Any:
 
     config = wasmtime.Config()
     config.wasm_exceptions = True
+    config.epoch_interruption = True      # limits.Stopper: Ctrl-C and --timeout stop compute loops
     return wasmtime.Engine(config)
 
 
@@ -289,12 +319,26 @@ def load(eng: Any, wasm: Path | bytes) -> Any:
         data = wasm if isinstance(wasm, (bytes, bytearray)) else Path(wasm).read_bytes()
     except OSError as error:
         raise EmbedderError(f"cannot read {wasm}: {error.strerror}") from None
+    name = _name(wasm)
+    if not data:
+        raise EmbedderError(f"{name} is empty, not a wasm module; give the .wasm file the linker wrote")
+    if data[:4] != WASM_MAGIC:
+        raise EmbedderError(f"{name} is not a wasm module: it does not start with the bytes \\0asm "
+                            f"(it starts with {bytes(data[:8])!r}); give the .wasm file the linker wrote")
     try:
         return wasmtime.Module(eng, data)
     except wasmtime.WasmtimeError as error:
-        first = str(error).strip().splitlines()
-        raise EmbedderError(f"{_name(wasm)} is not a valid wasm module for this embedder: "
-                            f"{' '.join(first[:3])}") from None
+        raise EmbedderError(f"{name} is not a valid wasm module for this embedder: "
+                            f"{_parse_error(error, len(data))}") from None
+
+
+def _parse_error(error: Any, size: int) -> str:
+    text = _one_line(error)
+    eof = re.search(r"unexpected end-of-file \(at offset (0x[0-9a-f]+)\)", text)
+    if eof:
+        return (f"truncated at byte {size} (the section that starts at byte {int(eof.group(1), 16)} runs "
+                "past the end of the file); rebuild it")
+    return text
 
 
 def _name(wasm: Path | bytes) -> str:
@@ -317,17 +361,23 @@ def report_trap(proc: Process, wasm_name: str, trap: Any) -> None:
                      f"(module offset {frame.module_offset:#x})")
 
 
+def _one_line(error: Any) -> str:
+    """wasmtime's message with its whole chain of causes on one line (never a cut-off "Caused by:")."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    return "; ".join(line for line in lines if line and line != "Caused by:").replace(":;", ":")
+
+
 class Instance:
     """One instantiated guest process, ready to run: `run()` calls _start, `call()` any export (tests)."""
 
     def __init__(self, wasm: Path | bytes, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
                  stderr: Any = None, mounts: Sequence[MountSpec] = (), cwd: str | None = None,
-                 tmp: Path | None = None):
-        import wasmtime
-
+                 tmp: Path | None = None, max_memory: int | None = None):
         self.name = _name(wasm)
-        eng = engine()
+        self.max_memory = max_memory
+        self.timeout: float | None = None
+        self.engine = eng = engine()
         module = load(eng, wasm)
         self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
                             mounts=mounts, cwd=cwd, tmp=tmp)
@@ -343,6 +393,9 @@ class Instance:
 
         linker = link(eng, module, self.proc, self.name)
         self.store = wasmtime.Store(eng)
+        self.store.set_epoch_deadline(1)
+        if self.max_memory is not None:
+            self.store.set_limits(memory_size=self.max_memory)
         self.trapped: Any = None
         try:
             self.instance = linker.instantiate(self.store, module)
@@ -350,34 +403,60 @@ class Instance:
             self.trapped = trap
             return
         except wasmtime.WasmtimeError as error:
-            raise EmbedderError(f"{self.name}: instantiation failed: {error}") from None
+            raise EmbedderError(f"{self.name}: instantiation failed: {_one_line(error)}"
+                                f"{self._memory_hint(module)}") from None
         argv = list(argv) or [str(wasm) if not isinstance(wasm, (bytes, bytearray)) else "a.out"]
         self.start, self.block = prepare(self.proc, self.instance, self.store, argv,
                                          dict(os.environ if env is None else env),
                                          self.name)
 
+    def _memory_hint(self, module: Any) -> str:
+        if self.max_memory is None:
+            return ""
+        return (f" (the module's memory needs more than --max-memory {self.max_memory} bytes at start; "
+                "raise the limit)")
+
     def call(self, export: str, *args: int) -> Any:
         """Call an exported function; ProcessExit and traps propagate (tests use this)."""
         return self.instance.exports(self.store)[export](self.store, *args)
 
-    def run(self) -> int:
-        """Call _start and return the exit status (see the module doc)."""
-        import wasmtime
-
+    def run(self, *, timeout: float | None = None) -> int:
+        """Call _start and return the exit status (see the module doc); SIGINT, SIGTERM and `timeout`
+        (seconds) stop it (limits.py)."""
         if self.trapped is not None:
             report_trap(self.proc, self.name, self.trapped)
             return TRAP_STATUS
+        with Stopper(self.engine, timeout) as stopper:
+            self.proc.stopper = stopper
+            try:
+                return self._start(stopper)
+            finally:
+                self.proc.stopper = None
+
+    def _start(self, stopper: Stopper) -> int:
+        import wasmtime
+
         args = (self.block,) if len(self.start.type(self.store).params) == 1 else ()
         try:
             self.start(self.store, *args)
         except ProcessExit as stop:
             return stop.status
+        except Stop as stop:
+            return self._stopped(stop.status)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            if stopper.status is not None:
+                return self._stopped(stopper.status)
             report_trap(self.proc, self.name, trap)
             return TRAP_STATUS
         finally:
             self.proc.fds.flush()
         return 0
+
+    def _stopped(self, status: int) -> int:
+        if status == TIMEOUT_STATUS:
+            self.proc.log(f"muslforge.wasm: {self.name}: stopped: it ran past the time limit "
+                          f"(--timeout {self.timeout:g} s)")
+        return status
 
     def close(self) -> None:
         self.proc.fds.flush()
@@ -385,10 +464,11 @@ class Instance:
         self.proc.close_namespace()
 
 
-def execute(wasm: Path, argv: Sequence[str], **options: Any) -> int:
+def execute(wasm: Path, argv: Sequence[str], *, timeout: float | None = None, **options: Any) -> int:
     """Compile, link and run one module as a process; returns its exit status (see the module doc)."""
     instance = Instance(wasm, argv, **options)
+    instance.timeout = timeout
     try:
-        return instance.run()
+        return instance.run(timeout=timeout)
     finally:
         instance.close()

@@ -393,3 +393,34 @@ def test_the_two_escapes_of_issue_9_stay_inside(compile_c, tmp_path):
                                 "dirfd unlink: No such file or directory"]
     assert (root / "d2" / "planted").exists() and not (outside / "planted").exists()
     assert (outside / "victim").read_text() == "keep me\n"
+
+
+MALLOC_ALL_C = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *kept[4096];
+
+int main(void)
+{
+    int chunks = 0;
+    while (chunks < 4096 && (kept[chunks] = malloc(1 << 20))) {
+        memset(kept[chunks], 1, 1 << 20);
+        chunks++;
+    }
+    long sum = 0;
+    for (int i = 0; i < chunks; i++) sum += kept[i][i];
+    printf("%d %ld\n", chunks, sum);
+    return 0;
+}
+'''
+
+
+def test_max_memory_makes_malloc_return_null(compile_c, tmp_path):
+    from muslforge.wasm import run
+    wasm = compile_c("malloc_all", MALLOC_ALL_C)
+    out = io.BytesIO()
+    assert run(wasm, ["m"], root=tmp_path, stdout=out, stderr=io.BytesIO(), max_memory=32 << 20) == 0
+    chunks, total = map(int, out.getvalue().split())
+    assert 20 <= chunks < 32 and total == chunks

@@ -73,8 +73,8 @@ def test_missing_imports_are_listed_in_one_error(tmp_path):
     message = str(caught.value)
     assert isinstance(caught.value, MuslforgeError)
     assert "2 import(s)" in message
-    assert "env.__syscall_frobnicate (func): no such Linux syscall" in message
-    assert "env.__syscall_opne (func): no such Linux syscall" in message
+    assert "env.__syscall_frobnicate (func (param i32) (result i32)): no such Linux syscall" in message
+    assert "env.__syscall_opne (func (param i32 i32) (result i32)): no such Linux syscall" in message
     assert "__syscall_write" not in message
 
 
@@ -90,9 +90,11 @@ def test_non_syscall_imports_and_wrong_arity_are_reported(tmp_path):
         run_bytes(tmp_path, wasmtime.wat2wasm(wat))
     message = str(caught.value)
     assert "3 import(s)" in message
-    assert "wasi_snapshot_preview1.fd_write (func): not provided by the embedder" in message
-    assert "env.__syscall_read (func): takes 2 parameters; the embedder expects 3" in message
-    assert "env.__syscall_close (func): has type" in message
+    assert ("wasi_snapshot_preview1.fd_write (func (param i32 i32 i32 i32) (result i32)): not provided "
+            "by the embedder") in message
+    assert "env.__syscall_read (func (param i32 i32) (result i32)): takes 2 parameters; the embedder " \
+           "expects 3" in message
+    assert "env.__syscall_close (func (param i64) (result i32)): has the wrong type" in message
 
 
 def test_known_but_unimplemented_syscall_is_enosys(tmp_path):
