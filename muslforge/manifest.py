@@ -54,8 +54,8 @@ def release_inputs(release: MuslRelease, series: Series, toolchain: Toolchain, e
         "format": FORMAT,
         "muslforge": __version__,
         "musl": {"version": release.version, "file": release.file, "sha256": release.sha256},
-        "patches": {"series_sha256": sha256_file(series.series_file),
-                    "applied": [{"order": n, "name": p.name, "sha256": sha256_file(p)}
+        "patches": {"series_sha256": sha256_file(series.series_file), "digest": series.digest(),
+                    "applied": [{"order": n, "name": f"{p.parent.name}/{p.name}", "sha256": sha256_file(p)}
                                 for n, p in enumerate(series.patches, 1)]},
         "toolchain": toolchain_info(toolchain),
         "source_date_epoch": epoch,

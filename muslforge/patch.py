@@ -1,8 +1,15 @@
-"""Patch series: patches/musl-<version>/series lists patch files in order; apply them to a fresh tree.
+"""From a musl tarball to a patched tree: the port overlay, the shared series, the version's series.
 
-A patched tree lives in a directory keyed by (version, digest of the series) and is marked complete only
-after its last patch applied, so a half-patched tree never looks done. A conflict names the patch, the
-file and the hunk, and the half-patched tree is deleted.
+What makes a tree (one `Series`):
+- port/: new files in musl's own layout (arch/<arch>, crt/<arch>, src/*/<arch>), copied onto the
+  unpacked musl; an overlay file that musl already ships is an error (edits go through patches);
+- patches/common/series: edits to musl's files shared by every version, applied with `patch -p1`;
+- patches/musl-<version>/series: what truly differs for that version (may list nothing);
+- the port's syscall headers, generated from muslforge/syscalls/wasm32.table (never committed).
+
+The tree lives in a directory keyed by (version, digest of all of the above) and is marked complete
+only after the last step, so a half-patched tree never looks done. A conflict names the patch, the file
+and the hunk, and the half-patched tree is deleted.
 """
 
 from __future__ import annotations
@@ -16,32 +23,61 @@ from pathlib import Path
 
 from . import proc, unpack
 from .errors import CommandFailed, ConfigError, PatchError
+from .syscalls import TABLE, generate
 
 COMPLETE_MARKER = ".muslforge-complete"
+COMMON = "common"
+# The table and the code that turns it into headers: both shape the tree.
+GENERATOR_INPUTS = (TABLE, Path(generate.__file__), Path(generate.__file__).with_name("__init__.py"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Series:
     version: str
-    series_file: Path
-    patches: tuple[Path, ...]
+    series_files: tuple[Path, ...]      # patches/common/series, then patches/musl-<version>/series
+    patches: tuple[Path, ...]           # in the order they apply
+    overlay: Path | None = None         # port/: copied onto the tree first
+    overlay_files: tuple[Path, ...] = ()
+    generator: tuple[Path, ...] = ()    # the syscall table and its generator (when there is an overlay)
+
+    @property
+    def series_file(self) -> Path:
+        """The version's own series file."""
+        return self.series_files[-1]
 
     @property
     def files(self) -> tuple[Path, ...]:
         """Every file whose edit must re-run the patch step."""
-        return (self.series_file, *self.patches)
+        return (*self.series_files, *self.patches, *self.overlay_files, *self.generator)
 
     def digest(self) -> str:
-        """sha256 over the series order and every patch's bytes."""
+        """sha256 over every input's place and bytes: series order, patches, overlay paths, table."""
         h = hashlib.sha256()
         for path in self.files:
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            h.update(self._label(path).encode() + b"\0" + path.read_bytes() + b"\0")
         return h.hexdigest()
 
+    def _label(self, path: Path) -> str:
+        if self.overlay is not None and path.is_relative_to(self.overlay):
+            return "port/" + path.relative_to(self.overlay).as_posix()
+        return path.name
 
-def load_series(patches_dir: Path, version: str) -> Series:
-    """Read patches/musl-<version>/series: one patch file name per line, '#' starts a comment."""
-    folder = patches_dir / f"musl-{version}"
+
+def load_series(patches_dir: Path, version: str, overlay: Path | None = None) -> Series:
+    """The patch inputs for one musl version; `overlay` is the port/ tree (None: no overlay)."""
+    series_files, patches = [], []
+    common = patches_dir / COMMON / "series"
+    for folder in ([patches_dir / COMMON] if common.is_file() else []) + [patches_dir / f"musl-{version}"]:
+        series_files.append(folder / "series")
+        patches.extend(_read_series(folder))
+    overlay_files = _overlay_files(overlay) if overlay is not None else ()
+    return Series(version=version, series_files=tuple(series_files), patches=tuple(patches),
+                  overlay=overlay, overlay_files=overlay_files,
+                  generator=GENERATOR_INPUTS if overlay is not None else ())
+
+
+def _read_series(folder: Path) -> list[Path]:
+    """Read <folder>/series: one patch file name per line, '#' starts a comment."""
     series_file = folder / "series"
     if not series_file.is_file():
         raise ConfigError(f"{series_file}: missing. Every musl version needs a series file listing its "
@@ -56,7 +92,14 @@ def load_series(patches_dir: Path, version: str) -> Series:
             raise ConfigError(f"{series_file}: line {number} names '{name}', which is not a file in {folder}; "
                               f"add the patch or remove the line.")
         patches.append(patch)
-    return Series(version=version, series_file=series_file, patches=tuple(patches))
+    return patches
+
+
+def _overlay_files(overlay: Path) -> tuple[Path, ...]:
+    if not overlay.is_dir():
+        raise ConfigError(f"{overlay}: missing. It holds the ports' source files in musl's layout "
+                          f"(arch/<arch>, src/*/<arch>).")
+    return tuple(sorted(p for p in overlay.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
 
 
 def tree_dir(src_root: Path, series: Series) -> Path:
@@ -69,7 +112,7 @@ def marker(src_root: Path, series: Series) -> Path:
 
 
 def prepare_tree(tarball: Path, series: Series, src_root: Path, log: Path | None = None) -> Path:
-    """Unpack tarball and apply the series; return the patched tree (reused if already complete)."""
+    """Unpack tarball, overlay the port, apply the series, generate; return the patched tree."""
     final = tree_dir(src_root, series)
     if (final / COMPLETE_MARKER).is_file():
         return final
@@ -77,8 +120,12 @@ def prepare_tree(tarball: Path, series: Series, src_root: Path, log: Path | None
     scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=src_root))
     try:
         tree = unpack.extract(tarball, scratch / "unpacked")
+        if series.overlay is not None:
+            copy_overlay(series, tree)
         for patch in series.patches:
             apply_patch(tree, patch, log)
+        if series.overlay is not None:
+            generate.write_headers(tree)
         (tree / COMPLETE_MARKER).write_text(series.digest() + "\n")
         if final.exists():
             shutil.rmtree(final)
@@ -87,6 +134,20 @@ def prepare_tree(tarball: Path, series: Series, src_root: Path, log: Path | None
         shutil.rmtree(scratch, ignore_errors=True)
     _remove_stale_trees(src_root, series, keep=final)
     return final
+
+
+def copy_overlay(series: Series, tree: Path) -> None:
+    """Copy every port/ file to the same place in the tree; never over a file musl ships."""
+    assert series.overlay is not None
+    for source in series.overlay_files:
+        relative = source.relative_to(series.overlay)
+        target = tree / relative
+        if target.exists():
+            raise PatchError(f"{source}: musl-{series.version} already has {relative}. The port/ tree only "
+                             f"adds files; change a file musl ships with a patch in patches/common/ (or "
+                             f"patches/musl-{series.version}/ when only this version needs it).")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def apply_patch(tree: Path, patch: Path, log: Path | None = None) -> None:

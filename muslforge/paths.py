@@ -8,6 +8,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 ARCHES_DIR = Path(os.environ.get("MUSLFORGE_ARCHES_DIR") or CHECKOUT / "arches")
 TOOLCHAINS_DIR = CHECKOUT / "toolchains"
 PATCHES_DIR = Path(os.environ.get("MUSLFORGE_PATCHES_DIR") or CHECKOUT / "patches")
+PORT_DIR = CHECKOUT / "port"  # ported source in musl's layout, overlaid on every tree
 SOURCES_DIR = CHECKOUT / "sources"
 CONTAINERS_DIR = CHECKOUT / "containers"
 SMOKE_DIR = CHECKOUT / "tests" / "smoke"

@@ -53,4 +53,4 @@ def load_context(version: str | None, toolchain: str) -> Context:
     release = releases.get(version) if version else releases.default
     return Context(release=release, toolchain=load_toolchain(paths.TOOLCHAINS_DIR, toolchain),
                    arches=tuple(load_arches(paths.ARCHES_DIR)),
-                   series=load_series(paths.PATCHES_DIR, release.version))
+                   series=load_series(paths.PATCHES_DIR, release.version, paths.PORT_DIR))

@@ -49,4 +49,5 @@ def patch_task(ctx: Context) -> dict:
 def do_patch(version: str) -> None:
     ctx = load_context(version, DEFAULT_TOOLCHAIN)
     tree = prepare_tree(tarball_path(ctx), ctx.series, src_root(), log=paths.log_path("patch"))
-    print(f"PATCH    musl-{version}: {len(ctx.series.patches)} patch(es) applied -> {tree}")
+    print(f"PATCH    musl-{version}: port/ overlay ({len(ctx.series.overlay_files)} files), "
+          f"{len(ctx.series.patches)} patch(es), syscall headers -> {tree}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import struct
 
+from .. import syscalls as syscall_table
+
 WASM_PAGE = 65536          # AT_PAGESZ, mmap granularity, memory.grow unit
 MMAP2_UNIT = 4096          # mmap2's offset argument counts 4 KiB units
 AT_FDCWD = -100
@@ -79,49 +81,6 @@ SIGACTION_SIZE = 20        # struct k_sigaction: handler, flags, (restorer), mas
 
 assert STAT.size == 128 and STATX.size == 256 and TIMESPEC.size == 16
 
-# The asm-generic (riscv32-style, time64) Linux syscall names. A module may import any of these: the ones
-# the embedder does not implement answer -ENOSYS. An import outside this set is a missing import.
-_SYSCALL_NAMES = """
-io_setup io_destroy io_submit io_cancel setxattr lsetxattr fsetxattr getxattr lgetxattr fgetxattr
-listxattr llistxattr flistxattr removexattr lremovexattr fremovexattr getcwd lookup_dcookie eventfd2
-epoll_create1 epoll_ctl epoll_pwait dup dup3 fcntl fcntl64 inotify_init1 inotify_add_watch
-inotify_rm_watch ioctl ioprio_set ioprio_get flock mknodat mkdirat unlinkat symlinkat linkat renameat
-umount2 mount pivot_root nfsservctl statfs statfs64 fstatfs fstatfs64 truncate truncate64 ftruncate
-ftruncate64 fallocate faccessat chdir fchdir chroot fchmod fchmodat fchownat fchown openat close vhangup
-pipe2 quotactl getdents64 lseek llseek _llseek read write readv writev pread64 pwrite64 preadv pwritev
-sendfile sendfile64 signalfd4 vmsplice splice tee readlinkat fstatat newfstatat fstat sync fsync
-fdatasync sync_file_range timerfd_create acct capget capset personality exit exit_group waitid
-set_tid_address unshare set_robust_list get_robust_list nanosleep getitimer setitimer kexec_load
-init_module delete_module timer_create timer_getoverrun timer_delete syslog ptrace sched_setparam
-sched_setscheduler sched_getscheduler sched_getparam sched_setaffinity sched_getaffinity sched_yield
-sched_get_priority_max sched_get_priority_min restart_syscall kill tkill tgkill sigaltstack rt_sigsuspend
-rt_sigaction rt_sigprocmask rt_sigpending rt_sigqueueinfo rt_sigreturn setpriority getpriority reboot
-setregid setgid setreuid setuid setresuid getresuid setresgid getresgid setfsuid setfsgid times setpgid
-getpgid getsid setsid getgroups setgroups uname sethostname setdomainname getrlimit setrlimit getrusage
-umask prctl getcpu getpid getppid getuid geteuid getgid getegid gettid sysinfo mq_open mq_unlink
-mq_notify mq_getsetattr msgget msgctl msgrcv msgsnd semget semctl semop shmget shmctl shmat shmdt socket
-socketpair bind listen accept connect getsockname getpeername sendto recvfrom setsockopt getsockopt
-shutdown sendmsg recvmsg readahead brk munmap mremap add_key request_key keyctl clone execve mmap mmap2
-fadvise64 fadvise64_64 swapon swapoff mprotect msync mlock munlock mlockall munlockall mincore madvise
-remap_file_pages mbind get_mempolicy set_mempolicy migrate_pages move_pages rt_tgsigqueueinfo
-perf_event_open accept4 prlimit64 fanotify_init fanotify_mark name_to_handle_at open_by_handle_at syncfs
-setns sendmmsg process_vm_readv process_vm_writev kcmp finit_module sched_setattr sched_getattr renameat2
-seccomp getrandom memfd_create bpf execveat userfaultfd membarrier mlock2 copy_file_range preadv2
-pwritev2 pkey_mprotect pkey_alloc pkey_free statx rseq kexec_file_load clock_gettime clock_settime
-clock_adjtime clock_getres clock_nanosleep clock_gettime64 clock_settime64 clock_adjtime64
-clock_getres_time64 clock_nanosleep_time64 timer_gettime timer_settime timer_gettime64 timer_settime64
-timerfd_gettime timerfd_settime timerfd_gettime64 timerfd_settime64 utimensat utimensat_time64 pselect6
-pselect6_time64 ppoll ppoll_time64 io_pgetevents io_pgetevents_time64 recvmmsg recvmmsg_time64
-mq_timedsend mq_timedsend_time64 mq_timedreceive mq_timedreceive_time64 semtimedop semtimedop_time64
-rt_sigtimedwait rt_sigtimedwait_time64 futex futex_time64 sched_rr_get_interval
-sched_rr_get_interval_time64 pidfd_send_signal io_uring_setup io_uring_enter io_uring_register
-open_tree move_mount fsopen fsconfig fsmount fspick pidfd_open clone3 close_range openat2 pidfd_getfd
-faccessat2 process_madvise epoll_pwait2 mount_setattr landlock_create_ruleset landlock_add_rule
-landlock_restrict_self memfd_secret process_mrelease futex_waitv set_mempolicy_home_node cachestat
-fchmodat2 map_shadow_stack futex_wake futex_wait futex_requeue statmount listmount mseal
-open access stat lstat poll select pipe dup2 mkdir rmdir unlink rename readlink symlink link chmod
-chown lchown getdents creat vfork fork wait4 time gettimeofday settimeofday
-lsm_get_self_attr lsm_set_self_attr lsm_list_modules setxattrat getxattrat listxattrat removexattrat
-open_tree_attr file_getattr file_setattr listns
-"""
-LINUX_SYSCALLS = frozenset(_SYSCALL_NAMES.split())
+# The syscall names a module may import: the rows of muslforge's syscall table. The ones the embedder
+# does not implement answer -ENOSYS; an import outside the table is a missing import.
+LINUX_SYSCALLS = syscall_table.names()

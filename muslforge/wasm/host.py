@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import syscalls as syscall_table
 from . import abi, dirs, files, memory, process, time  # noqa: F401  (importing registers the handlers)
 from ._registry import SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
@@ -30,13 +31,10 @@ from .namespace import Dir
 TRAP_STATUS = 134
 WASM_MAGIC = b"\0asm"
 PREFIX = "__syscall_"
-# Arguments that are guest C strings, shown as text in the trace.
-_PATH_ARGS = {
-    "openat": (1,), "open": (0,), "mkdirat": (1,), "unlinkat": (1,), "newfstatat": (1,), "fstatat": (1,),
-    "statx": (1,), "faccessat": (1,), "faccessat2": (1,), "readlinkat": (1,), "renameat": (1, 3),
-    "renameat2": (1, 3), "chdir": (0,), "symlinkat": (0, 2), "linkat": (1, 3), "stat": (0,),
-    "lstat": (0,), "fchmodat": (1,), "utimensat": (1,), "truncate64": (0,), "truncate": (0,),
-}
+# Arguments that are guest C strings (path and str kinds in the syscall table), shown as text in the trace.
+_PATH_ARGS = {row.name: tuple(i for i, kind in enumerate(row.param_kinds())
+                              if kind in (syscall_table.Kind.PATH, syscall_table.Kind.STR))
+              for row in syscall_table.load()}
 
 
 class Process:

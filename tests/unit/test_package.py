@@ -231,7 +231,7 @@ def release_inputs(tmp_path: Path) -> dict:
     (patches / "0002-b.patch").write_text("b\n")
     (patches / "0001-a.patch").write_text("a\n")
     (patches / "series").write_text("0002-b.patch\n0001-a.patch\n")
-    series = Series(version="1.2.5", series_file=patches / "series",
+    series = Series(version="1.2.5", series_files=(patches / "series",),
                     patches=(patches / "0002-b.patch", patches / "0001-a.patch"))
     release = MuslRelease(version="1.2.5", file="musl-1.2.5.tar.gz", sha256="a" * 64, signature=None,
                           mirrors=(), release_date=datetime.date(2024, 2, 29))
@@ -245,8 +245,8 @@ def release_inputs(tmp_path: Path) -> dict:
 def test_release_inputs_record_musl_patches_in_series_order_and_the_epoch(tmp_path):
     inputs = release_inputs(tmp_path)
     assert inputs["musl"] == {"version": "1.2.5", "file": "musl-1.2.5.tar.gz", "sha256": "a" * 64}
-    assert [(p["order"], p["name"]) for p in inputs["patches"]["applied"]] == [(1, "0002-b.patch"),
-                                                                                (2, "0001-a.patch")]
+    assert [(p["order"], p["name"]) for p in inputs["patches"]["applied"]] == [
+        (1, "patches/0002-b.patch"), (2, "patches/0001-a.patch")]
     assert inputs["patches"]["applied"][0]["sha256"] == hashlib.sha256(b"b\n").hexdigest()
     assert inputs["source_date_epoch"] == EPOCH
     assert inputs["toolchain"]["packages"] == ["clang-22=1:22", "make=4.3-4.1"]

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from muslforge import syscalls
 from muslforge.errors import ConfigError, PatchError
 from muslforge.patch import COMPLETE_MARKER, load_series, marker, prepare_tree, tree_dir
+from muslforge.syscalls import generate
 
 ORIGINAL = "line one\nline two\nline three\n"
 GOOD_PATCH = """--- a/src/hello.c
@@ -17,6 +19,11 @@ GOOD_PATCH = """--- a/src/hello.c
 -line two
 +line 2
  line three
+"""
+NEW_FILE_PATCH = """--- /dev/null
++++ b/arch/wasm32/bits/more.h
+@@ -0,0 +1 @@
++/* per version */
 """
 CONFLICTING_PATCH = """--- a/src/hello.c
 +++ b/src/hello.c
@@ -90,3 +97,74 @@ def test_conflict_names_patch_file_and_hunk_and_leaves_nothing(tmp_path):
     assert "half-patched tree was deleted" in message
     assert list(src.iterdir()) == []  # no tree, no scratch directory
     assert not any(src.rglob(COMPLETE_MARKER))
+
+
+def make_overlay(tmp_path: Path, files: dict[str, str]) -> Path:
+    overlay = tmp_path / "port"
+    for name, text in files.items():
+        (overlay / name).parent.mkdir(parents=True, exist_ok=True)
+        (overlay / name).write_text(text)
+    return overlay
+
+
+def test_common_series_applies_before_the_versions_and_the_overlay_comes_first(tmp_path):
+    patches_dir = make_series(tmp_path, {"0001-more.patch": NEW_FILE_PATCH})
+    (patches_dir / "common").mkdir()
+    (patches_dir / "common" / "0001-two.patch").write_text(GOOD_PATCH)
+    (patches_dir / "common" / "series").write_text("0001-two.patch\n")
+    overlay = make_overlay(tmp_path, {"arch/wasm32/syscall_arch.h": "#define SYSCALL_STATIC 1\n"})
+    series = load_series(patches_dir, "9.9.9", overlay)
+    assert [f"{p.parent.name}/{p.name}" for p in series.patches] == ["common/0001-two.patch",
+                                                                     "musl-9.9.9/0001-more.patch"]
+    tree = prepare_tree(make_tarball(tmp_path), series, tmp_path / "src")
+    assert (tree / "src" / "hello.c").read_text() == "line one\nline 2\nline three\n"
+    assert (tree / "arch/wasm32/syscall_arch.h").read_text() == "#define SYSCALL_STATIC 1\n"
+    assert (tree / "arch/wasm32/bits/more.h").read_text() == "/* per version */\n"
+    # the syscall headers are generated from the table, not taken from any committed file
+    assert "#define __NR_openat                       56\n" in (tree / generate.SYSCALL_H_IN).read_text()
+    assert "#define __SYSS_NARGS_56 4\n" in (tree / generate.SYSCALL_STATIC_H).read_text()
+
+
+def test_digest_covers_overlay_files_their_paths_and_the_table(tmp_path):
+    patches_dir = make_series(tmp_path, {})
+    overlay = make_overlay(tmp_path, {"src/string/wasm32/memcpy.c": "a\n"})
+    series = load_series(patches_dir, "9.9.9", overlay)
+    assert syscalls.TABLE in series.files
+    before = series.digest()
+    (overlay / "src/string/wasm32/memcpy.c").write_text("b\n")
+    edited = load_series(patches_dir, "9.9.9", overlay).digest()
+    assert edited != before
+    (overlay / "src/string/wasm32/memcpy.c").rename(overlay / "src/string/wasm32/memmove.c")
+    assert load_series(patches_dir, "9.9.9", overlay).digest() not in (edited, before)
+
+
+def test_overlay_file_that_musl_ships_is_refused_and_leaves_nothing(tmp_path):
+    overlay = make_overlay(tmp_path, {"src/hello.c": "mine\n"})
+    series = load_series(make_series(tmp_path, {}), "9.9.9", overlay)
+    src = tmp_path / "src"
+    with pytest.raises(PatchError) as error:
+        prepare_tree(make_tarball(tmp_path), series, src)
+    assert str(error.value) == (
+        f"{overlay}/src/hello.c: musl-9.9.9 already has src/hello.c. The port/ tree only adds files; change a "
+        f"file musl ships with a patch in patches/common/ (or patches/musl-9.9.9/ when only this version "
+        f"needs it).")
+    assert list(src.iterdir()) == []
+
+
+def test_repository_patches_are_one_copy_each():
+    """A patch shared by versions lives once, in patches/common (no byte-for-byte duplicates)."""
+    from muslforge import paths
+    seen: dict[bytes, Path] = {}
+    for patch in sorted(paths.PATCHES_DIR.rglob("*.patch")):
+        assert patch.read_bytes() not in seen, f"{patch} duplicates {seen[patch.read_bytes()]}"
+        seen[patch.read_bytes()] = patch
+
+
+def test_patch_task_depends_on_the_port_tree_the_table_and_both_series():
+    from muslforge import paths
+    from muslforge.tasks import sources
+    from muslforge.tasks.context import DEFAULT_TOOLCHAIN, load_context
+    deps = set(sources.patch_task(load_context("1.2.5", DEFAULT_TOOLCHAIN))["file_dep"])
+    assert str(paths.PORT_DIR / "arch/wasm32/syscall_arch.h") in deps
+    assert str(syscalls.TABLE) in deps
+    assert {str(paths.PATCHES_DIR / "common/series"), str(paths.PATCHES_DIR / "musl-1.2.5/series")} <= deps
