@@ -75,6 +75,8 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
         _write_syscall_manifest(plan, backend, staging, mounts)
     if plan.abi_list is not None and plan.abi_list.is_file():
         _check_abi(plan, backend, staging, mounts)
+    from . import buildtools
+    buildtools.write_all(plan.arch, backend.toolchain, staging)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)

@@ -1,32 +1,46 @@
-"""Compile and link a program statically against a sysroot: crt objects, libc.a, compiler-rt builtins."""
+"""`muslforge cc` and the smoke builds: clang with the sysroot's configuration file (muslforge.flags).
+
+The sysroot's `<triple>.cfg` is the one definition of compile and link flags, and `bin/<host triple>-cc`
+runs `clang --config=<it>`; everything here runs the same command, so every route gives the same bytes.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from .build import BUILTINS_NAME
+from . import paths
+from .buildtools import cc_wrapper
 from .config.arch import Arch
 from .config.toolchain import Toolchain
 from .errors import MuslforgeError
-
-# Flags after which clang does not link (the user asked for an object, assembly or preprocessed text).
-_NO_LINK = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only"}
+from .flags import clang_config, config_name, supports_tail_options
 
 
 def require_sysroot(sysroot: Path, arch: Arch) -> None:
     if not (sysroot / "lib" / "libc.a").is_file():
         raise MuslforgeError(f"No sysroot for {arch.name} at {sysroot} (lib/libc.a is missing). "
                              f"Build it first: doit build:{arch.name}")
+    if not cc_wrapper(arch, sysroot).is_file():
+        raise MuslforgeError(f"The {arch.name} sysroot at {sysroot} has no {cc_wrapper(arch, sysroot).name}: "
+                             f"an older muslforge built it. Rebuild it: doit build:{arch.name}")
 
 
 def cc_argv(toolchain: Toolchain, arch: Arch, sysroot: Path, args: list[str]) -> list[str]:
-    """The clang command line for `muslforge cc`: user args between the crt start and end objects."""
-    lib = sysroot / "lib"
-    compile_flags = [toolchain.cc, f"--target={arch.triple}", "-nostdinc", "-isystem", str(sysroot / "include"),
-                     *arch.cflags]
-    if _NO_LINK.intersection(args):
-        return [*compile_flags, *args]
-    start = [lib / name for name in ("crt1.o", "crti.o") if (lib / name).is_file()]
-    end = [lib / name for name in ("crtn.o",) if (lib / name).is_file()]
-    return [*compile_flags, "-static", "-nostdlib", "-fuse-ld=lld", f"-L{lib}", *map(str, start), *args,
-            str(lib / "libc.a"), str(lib / BUILTINS_NAME), *map(str, end), *arch.ldflags]
+    """`clang --config=<cfg> args...`: the command bin/<host triple>-cc runs."""
+    return [toolchain.cc, f"--config={config_path(toolchain, arch, sysroot)}", *args]
+
+
+def config_path(toolchain: Toolchain, arch: Arch, sysroot: Path) -> Path:
+    """The sysroot's own .cfg when it matches arch; else (an arch a test varies, or a sysroot from an older
+    muslforge) one written under build/cfg/ that names the sysroot by absolute path."""
+    tail = supports_tail_options(toolchain.cc)
+    own = sysroot / config_name(arch)
+    if own.is_file() and own.read_text() == clang_config(arch, sysroot, tail=tail):
+        return own
+    text = clang_config(arch, sysroot, tail=tail, root=str(sysroot))
+    path = paths.build_dir() / "cfg" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}-{config_name(arch)}"
+    if not path.is_file():
+        from .package import write_atomically
+        write_atomically(path, text.encode())
+    return path

@@ -1,6 +1,7 @@
 """`muslforge cc` and `muslforge run`: use a built sysroot with the toolchain and backend the build used.
 
     muslforge cc  --arch A [clang args...]     compile/link statically against build/sysroots/A
+                                               (the same as its bin/<host triple>-cc)
     muslforge run --arch A PROGRAM [ARGS...]   run natively, under qemu-user, or in the wasm32 embedder
                                                (wasm32 also takes --trace, --dir D, --env K=V first)
 
@@ -9,16 +10,13 @@ The program's exit status is muslforge's exit status. Errors are one paragraph o
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from . import paths, proc
-from .backend import choose
-from .cc import cc_argv, require_sysroot
-from .config.arch import RunMode
+from . import paths
 from .errors import MuslforgeError
-from .runner import run_argv, runs_natively
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -58,16 +56,73 @@ def _context(arch_name: str):
 
 
 def cc(arch_name: str, args: list[str]) -> int:
-    ctx, arch = _context(arch_name)
-    sysroot = paths.sysroot_dir(arch.name)
-    require_sysroot(sysroot, arch)
-    backend = choose(ctx.toolchain)
-    cwd = Path.cwd()
-    return backend.passthrough(cc_argv(ctx.toolchain, arch, sysroot, args), cwd=cwd,
-                               mounts={sysroot: "ro", cwd: "rw"})
+    """Run the sysroot's bin/<host triple>-cc: here (exec, no Python left running) or in the session
+    container (muslforge.session). Only this path is on every compiler call: it reads no YAML."""
+    sysroot = paths.sysroot_dir(arch_name)
+    wrapper = _cc_wrapper(sysroot)
+    if wrapper is None:
+        from .cc import require_sysroot
+        require_sysroot(sysroot, _context(arch_name)[1])  # names the missing piece
+        raise MuslforgeError(f"{sysroot / 'bin'}: no single *-cc wrapper; rebuild: doit build:{arch_name}")
+    argv = [str(wrapper), *args]
+    if _cc_backend() == "host":
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
+    from .session import Session, container_env
+    extra = {} if _visible(sysroot) else {sysroot: "ro"}
+    session = Session(_cached_image_tag(), extra)
+    return session.run(argv, cwd=Path.cwd(), env=container_env(dict(os.environ)), stdin="-" in args)
+
+
+def _cc_wrapper(sysroot: Path) -> Path | None:
+    found = list((sysroot / "bin").glob("*-cc")) if (sysroot / "lib" / "libc.a").is_file() else []
+    return found[0] if len(found) == 1 else None
+
+
+def _visible(path: Path) -> bool:
+    from .session import visible
+    return visible(path)
+
+
+def _cc_backend() -> str:
+    """host or docker: MUSLFORGE_BACKEND, auto meaning docker when a local daemon answers (~2 ms)."""
+    from .backend import wanted_backend
+    wanted = wanted_backend()
+    if wanted in ("host", "docker"):
+        return wanted
+    if wanted != "auto":
+        from .errors import BackendError
+        raise BackendError(f"MUSLFORGE_BACKEND is '{wanted}'; it must be docker, host or auto.")
+    from . import docker
+    return "docker" if docker.ping_fast() else "host"
+
+
+def _cached_image_tag() -> str:
+    """The toolchain image's tag, remembered per state of its inputs (hashing them reads YAML and runs
+    dpkg: ~40 ms a call otherwise)."""
+    import hashlib
+
+    from .config.toolchain import DEFAULT_TOOLCHAIN
+    from .session import runtime_dir
+    name = os.environ.get("MUSLFORGE_TOOLCHAIN") or DEFAULT_TOOLCHAIN
+    inputs = [paths.TOOLCHAINS_DIR / f"{name}.yaml", *sorted((paths.CONTAINERS_DIR / "toolchain").iterdir())]
+    states = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in inputs if p.is_file()]
+    memo = runtime_dir() / f"tag-{hashlib.sha256(chr(10).join(states).encode()).hexdigest()[:16]}"
+    if memo.is_file():
+        return memo.read_text().strip()
+    from . import image
+    from .config.toolchain import load_toolchain
+    tag = image.image_tag(load_toolchain(paths.TOOLCHAINS_DIR, name))
+    from .package import write_atomically
+    write_atomically(memo, tag.encode())
+    return tag
 
 
 def run(arch_name: str, args: list[str]) -> int:
+    from . import proc
+    from .backend import choose
+    from .config.arch import RunMode
+    from .runner import run_argv, runs_natively
     if not args:
         raise MuslforgeError("muslforge run needs a PROGRAM to run.")
     ctx, arch = _context(arch_name)

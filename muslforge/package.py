@@ -21,7 +21,6 @@ import hashlib
 import io
 import lzma
 import os
-import re
 import stat
 import tarfile
 from collections.abc import Iterable, Iterator
@@ -29,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .build import BUILTINS_NAME
 from .config.arch import Arch, RunMode
 from .errors import MuslforgeError
+from .flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
 from .progress import human_bytes
 
 # One pinned compressor. xz output is a pure function of (input bytes, these settings, liblzma's encoder
@@ -44,8 +43,6 @@ FILE_MODE, EXEC_MODE, DIR_MODE, LINK_MODE = 0o644, 0o755, 0o755, 0o777
 ABI_DOC = paths.CHECKOUT / "docs" / "wasm32-abi.md"
 ABI_DOC_MEMBER = "share/doc/muslforge/wasm32-abi.md"
 SYSCALLS_MEMBER = "share/muslforge/syscalls.json"
-START_OBJECTS = ("crt1.o", "crti.o")
-END_OBJECTS = ("crtn.o",)
 
 
 def release_name(version: str, arch: str) -> str:
@@ -74,60 +71,8 @@ def source_date_epoch(default: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------- clang config
-
-def clang_major(cc: str) -> int | None:
-    """clang-22 -> 22; None when the program name carries no version."""
-    found = re.search(r"(\d+)$", Path(cc).name)
-    return int(found.group(1)) if found else None
-
-
-def supports_tail_options(cc: str) -> bool:
-    """Clang 20 added '$'-prefixed config options, appended after the user's arguments when linking."""
-    major = clang_major(cc)
-    return major is None or major >= 20
-
-
-def clang_config(arch: Arch, sysroot: Path, *, tail: bool = True) -> str:
-    """The text of `<triple>.cfg` for a sysroot; every path is relative to the file (clang's <CFGDIR>).
-
-    With `tail` (clang >= 20) the link inputs are '$' options: clang appends them after the user's
-    files and only when it links, so `-c`, `-E` and a bare `clang -v` do not try to link. Without it
-    (clang 19) they precede the user's files, which lld accepts since it resolves archives in any order.
-    """
-    lib = sysroot / "lib"
-    objects = [name for name in START_OBJECTS if (lib / name).is_file()]
-    objects += ["libc.a", BUILTINS_NAME]
-    objects += [name for name in END_OBJECTS if (lib / name).is_file()]
-    mark = "$" if tail else ""
-    lines = [
-        f"# clang configuration for the muslforge {arch.name} sysroot ({arch.triple}), written by muslforge.",
-        "# Use: clang --config=<path to this file> hello.c -o hello   (static link; paths are relative",
-        "# to this file's folder, so the folder can be moved anywhere).",
-        f"--target={arch.triple}",
-        "--sysroot=<CFGDIR>",
-        "-nostdlibinc",
-        "-isystem <CFGDIR>/include",
-        *map(_quote, arch.cflags),
-        "-static",
-        "-nostdlib",
-        "-fuse-ld=lld",
-        "-L<CFGDIR>/lib",
-        *map(_quote, arch.ldflags),
-        *(f"{mark}<CFGDIR>/lib/{name}" for name in objects),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _quote(arg: str) -> str:
-    """Quote one argument the way clang's config-file tokenizer reads it back."""
-    if arg and not re.search(r"[\s\"'\\#$]", arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def config_name(arch: Arch) -> str:
-    return f"{arch.triple}.cfg"
-
+# The configuration file is muslforge.flags' (the one definition of compile and link flags); these names
+# stay here for the release API.
 
 def write_clang_config(arch: Arch, sysroot: Path, *, tail: bool = True) -> Path:
     """Write <sysroot>/<triple>.cfg (for use at build time; the tarball adds it itself otherwise)."""

@@ -22,7 +22,7 @@ class RunMode(enum.Enum):
 
 
 _REQUIRED = ("name", "triple", "musl_target", "run", "builtins")
-_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "notes")
+_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "host_triple", "notes")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +37,7 @@ class Arch:
     qemu: str | None = None
     debian_arch: str | None = None
     host_machine: str | None = None  # platform.machine() value on which it runs natively
+    host_triple: str | None = None   # autoconf --host and the bin/<host triple>-cc prefix, when not `triple`
     notes: str = ""
     path: Path | None = None
 
@@ -56,7 +57,7 @@ class Arch:
         if run is RunMode.QEMU and not qemu:
             raise ConfigError(f"{path}: field 'qemu' is required when run is 'qemu' "
                               f"(the qemu-user program, e.g. qemu-{name}-static).")
-        optional_str = {k: _strict.want_str(path, data, k) for k in ("qemu", "debian_arch", "host_machine")
+        optional_str = {k: _strict.want_str(path, data, k) for k in ("qemu", "debian_arch", "host_machine", "host_triple")
                         if data.get(k) is not None}
         return cls(name=name, triple=_strict.want_str(path, data, "triple"),
                    musl_target=_strict.want_str(path, data, "musl_target"), run=run,
@@ -65,9 +66,16 @@ class Arch:
                    ldflags=_strict.want_str_list(path, data, "ldflags"),
                    notes=str(data.get("notes") or "").strip(), path=path, **optional_str)
 
+    @property
+    def tool_prefix(self) -> str:
+        """The autoconf host triple: `./configure --host=<it>` finds bin/<it>-cc; stock config.sub accepts it."""
+        return self.host_triple or self.triple
+
     def fingerprint(self) -> str:
         """Exactly the values that change what this arch builds (not notes, not how it is run)."""
         values = [self.triple, self.musl_target, list(self.cflags), list(self.ldflags), self.builtins]
+        if self.host_triple:  # names the sysroot's bin/ tools
+            values.append(self.host_triple)
         return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from . import _strict
 
+DEFAULT_TOOLCHAIN = "llvm-22"  # toolchains/<name>.yaml used unless toolchain= or MUSLFORGE_TOOLCHAIN names another
 _REQUIRED = ("name", "cc", "ar", "ranlib", "nm", "builtins_dirs", "image")
 _OPTIONAL = ("strip", "builtins_debs", "notes")
 _IMAGE_REQUIRED = ("suite", "packages", "source_date_epoch")

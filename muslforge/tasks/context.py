@@ -17,11 +17,9 @@ from doit.exceptions import InvalidDodoFile
 from .. import paths
 from ..config.arch import Arch, load_arches
 from ..config.musl import MuslRelease, load_releases
-from ..config.toolchain import Toolchain, load_toolchain
+from ..config.toolchain import DEFAULT_TOOLCHAIN, Toolchain, load_toolchain
 from ..errors import MuslforgeError
 from ..patch import Series, load_series
-
-DEFAULT_TOOLCHAIN = "llvm-22"
 
 
 @dataclass(frozen=True)

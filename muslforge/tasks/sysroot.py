@@ -7,8 +7,9 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from .. import abi, paths
+from .. import abi, buildtools, paths
 from ..backend import HostBackend, choose
+from ..buildtools import cc_wrapper
 from ..build import BuildPlan, build_sysroot
 from ..config.arch import Arch
 from ..patch import marker, tree_dir
@@ -53,9 +54,10 @@ def build_tasks(ctx: Context):
                                toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
             "task_dep": needs_image() + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
-            "targets": [str(libc_path(arch))],
+            "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name)))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
-                                         "musl": ctx.release.sha256, "series": ctx.series.digest()})],
+                                         "musl": ctx.release.sha256, "series": ctx.series.digest(),
+                                         "tools": buildtools.FORMAT})],
             "verbosity": 2,
         }
 

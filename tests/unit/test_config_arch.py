@@ -99,7 +99,7 @@ def test_unknown_key_without_a_close_match_lists_known_keys(tmp_path):
     path = write(tmp_path, GOOD + "colour: blue\n")
     assert error_of(path) == (
         f"{path}: unknown key 'colour'; known keys: name, triple, musl_target, run, builtins, cflags, "
-        f"ldflags, qemu, debian_arch, host_machine, notes.")
+        f"ldflags, qemu, debian_arch, host_machine, host_triple, notes.")
 
 
 def test_missing_fields_are_all_listed(tmp_path):

@@ -1,0 +1,189 @@
+"""What lets any build system use a sysroot: compiler and binutils wrappers, CMake and Meson cross files.
+
+Written into the sysroot at build time (so every sysroot and every release tarball has them):
+
+    <triple>.cfg                         the flags (muslforge.flags): clang --config=<it>
+    bin/<host triple>-cc                 sh: exec clang-22 --config=<sysroot>/<triple>.cfg "$@"
+    bin/<host triple>-{ar,ranlib,nm,strip}   the toolchain's llvm tools
+    bin/<host triple>-run                runs a built program: muslforge run --arch <arch>
+    share/muslforge/toolchain.cmake      -DCMAKE_TOOLCHAIN_FILE=; ctest runs through muslforge run
+    share/muslforge/meson-cross.ini      --cross-file; exe_wrapper is muslforge run
+    share/muslforge/static-only.cmake    (included by toolchain.cmake) SHARED libraries become STATIC
+
+`<host triple>` is Arch.tool_prefix: a triple stock config.sub accepts, so `./configure --host=<it>` with
+bin/ on PATH finds the compiler like any cross toolchain's. The wrappers are plain sh (no Python per
+call) and find the sysroot from their own path, so the folder can move. MUSLFORGE_CLANG, MUSLFORGE_AR,
+... name other programs (clang-22 may be called clang elsewhere).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config.arch import Arch, RunMode
+from .config.toolchain import Toolchain
+from .flags import clang_config, config_name, supports_tail_options
+
+# Bump when the generated files change: the build's up-to-date check includes it (tasks/sysroot.py).
+FORMAT = 1
+BINUTILS = ("ar", "ranlib", "nm", "strip")
+CMAKE_FILE = "share/muslforge/toolchain.cmake"
+STATIC_ONLY_FILE = "share/muslforge/static-only.cmake"
+MESON_FILE = "share/muslforge/meson-cross.ini"
+
+# Meson's cpu_family and the byte order, by the clang triple's cpu field.
+_CPU = {
+    "x86_64": ("x86_64", "little"), "i386": ("x86", "little"), "i686": ("x86", "little"),
+    "aarch64": ("aarch64", "little"), "armv7": ("arm", "little"), "riscv64": ("riscv64", "little"),
+    "riscv32": ("riscv32", "little"), "powerpc64le": ("ppc64", "little"), "powerpc": ("ppc", "big"),
+    "s390x": ("s390x", "big"), "loongarch64": ("loongarch64", "little"), "mips64el": ("mips64", "little"),
+    "wasm32": ("wasm32", "little"),
+}
+
+
+def tool_name(arch: Arch, tool: str) -> str:
+    """'aarch64-linux-musl-cc': the file name in bin/."""
+    return f"{arch.tool_prefix}-{tool}"
+
+
+def cc_wrapper(arch: Arch, sysroot: Path) -> Path:
+    return sysroot / "bin" / tool_name(arch, "cc")
+
+
+def write_all(arch: Arch, toolchain: Toolchain, sysroot: Path) -> list[Path]:
+    """Write every file above into sysroot (a staging folder: it is renamed into place whole)."""
+    files = {config_name(arch): clang_config(arch, sysroot, tail=supports_tail_options(toolchain.cc)),
+             CMAKE_FILE: cmake_toolchain(arch), STATIC_ONLY_FILE: STATIC_ONLY, MESON_FILE: meson_cross(arch)}
+    scripts = {f"bin/{tool_name(arch, 'cc')}": cc_script(arch, toolchain.cc),
+               f"bin/{tool_name(arch, 'run')}": run_script(arch)}
+    for tool in BINUTILS:
+        scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(tool, getattr(toolchain, tool))
+    written = []
+    for name, text in [*files.items(), *scripts.items()]:
+        path = sysroot / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.chmod(path, 0o755 if name in scripts else 0o644)
+        written.append(path)
+    return written
+
+
+_FIND_ROOT = r'''self=$0
+if [ -L "$self" ]; then self=$(readlink -f "$self"); fi
+case $self in */*) ;; *) self=./$self ;; esac
+dir=${self%/*}
+case $dir in */bin) root=${dir%/bin} ;; bin) root=. ;; *) root=$dir/.. ;; esac
+'''
+
+
+def cc_script(arch: Arch, cc: str) -> str:
+    return (f"#!/bin/sh\n"
+            f"# {tool_name(arch, 'cc')}: clang for the muslforge {arch.name} sysroot, written by muslforge.\n"
+            f"# The same flags as `muslforge cc --arch {arch.name}` and the release: this sysroot's\n"
+            f"# {config_name(arch)}. MUSLFORGE_CLANG names another clang (default {cc}).\n"
+            f"{_FIND_ROOT}"
+            f'exec "${{MUSLFORGE_CLANG:-{cc}}}" "--config=$root/{config_name(arch)}" "$@"\n')
+
+
+def tool_script(tool: str, program: str) -> str:
+    variable = f"MUSLFORGE_{tool.upper()}"
+    return (f"#!/bin/sh\n# {tool} for a muslforge sysroot: {program} ({variable} names another).\n"
+            f'exec "${{{variable}:-{program}}}" "$@"\n')
+
+
+def run_script(arch: Arch) -> str:
+    return (f"#!/bin/sh\n# Runs a program built for {arch.name}: natively, under qemu-user or in muslforge's\n"
+            f"# wasm32 embedder. Needs muslforge on PATH. Usable as autotools' LOG_COMPILER.\n"
+            f'exec muslforge run --arch {arch.name} "$@"\n')
+
+
+def emulator(arch: Arch) -> list[str]:
+    """How build systems should run this arch's programs (empty: nothing here can)."""
+    return [] if arch.run is RunMode.LINK_ONLY else ["muslforge", "run", "--arch", arch.name]
+
+
+def _cpu(arch: Arch) -> tuple[str, str, str]:
+    cpu = arch.triple.split("-")[0]
+    family, endian = _CPU.get(cpu, (cpu, "little"))
+    return cpu, family, endian
+
+
+def cmake_toolchain(arch: Arch) -> str:
+    cpu, _family, _endian = _cpu(arch)
+    prefix = arch.tool_prefix
+    lines = [
+        f"# CMake toolchain file for the muslforge {arch.name} sysroot ({arch.triple}), written by muslforge.",
+        "#   cmake -DCMAKE_TOOLCHAIN_FILE=<sysroot>/share/muslforge/toolchain.cmake -S src -B build",
+        "# Tests (ctest) and try_run run through CMAKE_CROSSCOMPILING_EMULATOR: `muslforge run` when it is",
+        "# on PATH, else the arch's qemu-user; set it yourself to use another runner.",
+        'get_filename_component(MUSLFORGE_SYSROOT "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)',
+        "set(CMAKE_SYSTEM_NAME Linux)",
+        f"set(CMAKE_SYSTEM_PROCESSOR {cpu})",
+        f'set(CMAKE_C_COMPILER "${{MUSLFORGE_SYSROOT}}/bin/{prefix}-cc")',
+        *(f'set(CMAKE_{tool.upper()} "${{MUSLFORGE_SYSROOT}}/bin/{prefix}-{tool}" CACHE FILEPATH "")'
+          for tool in BINUTILS),
+        'set(CMAKE_FIND_ROOT_PATH "${MUSLFORGE_SYSROOT}")',
+        "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)",
+        "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)",
+        "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)",
+        "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)",
+        "# A static-only sysroot: add_library(SHARED) builds a static library (with CMake's warning).",
+        'set(CMAKE_USER_MAKE_RULES_OVERRIDE "${CMAKE_CURRENT_LIST_DIR}/static-only.cmake")',
+        *_cmake_emulator(arch),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cmake_emulator(arch: Arch) -> list[str]:
+    if arch.run is RunMode.LINK_ONLY:
+        return [f"# {arch.name} programs cannot run here (run: link-only): no emulator."]
+    lines = ["if(NOT CMAKE_CROSSCOMPILING_EMULATOR)",
+             "  find_program(MUSLFORGE_PROGRAM muslforge)",
+             "  if(MUSLFORGE_PROGRAM)",
+             f'    set(CMAKE_CROSSCOMPILING_EMULATOR "${{MUSLFORGE_PROGRAM}};run;--arch;{arch.name}")']
+    if arch.qemu:
+        lines += ["  else()",
+                  f"    find_program(MUSLFORGE_QEMU {arch.qemu})",
+                  '    if(MUSLFORGE_QEMU)',
+                  '      set(CMAKE_CROSSCOMPILING_EMULATOR "${MUSLFORGE_QEMU}")',
+                  "    endif()"]
+    return [*lines, "  endif()", "endif()"]
+
+
+STATIC_ONLY = """\
+# Included by muslforge's toolchain.cmake (CMAKE_USER_MAKE_RULES_OVERRIDE), after CMake's platform files:
+# the sysroot links statically only, so SHARED and MODULE libraries are built as STATIC ones.
+set_property(GLOBAL PROPERTY TARGET_SUPPORTS_SHARED_LIBS FALSE)
+"""
+
+
+def meson_cross(arch: Arch) -> str:
+    cpu, family, endian = _cpu(arch)
+    prefix = arch.tool_prefix
+    wrapper = emulator(arch)
+    lines = [
+        f"# Meson cross file for the muslforge {arch.name} sysroot ({arch.triple}), written by muslforge.",
+        "#   meson setup build --cross-file <sysroot>/share/muslforge/meson-cross.ini",
+        "# (paths are relative to this file: Meson >= 0.58 replaces @DIRNAME@ with its folder)",
+        "[constants]",
+        "sysroot = '@DIRNAME@' / '..' / '..'",
+        "",
+        "[binaries]",
+        f"c = sysroot / 'bin' / '{prefix}-cc'",
+        *(f"{tool} = sysroot / 'bin' / '{prefix}-{tool}'" for tool in BINUTILS),
+        *([f"exe_wrapper = [{', '.join(repr(a) for a in wrapper)}]"] if wrapper else []),
+        "",
+        "[built-in options]",
+        "default_library = 'static'",
+        "",
+        "[properties]",
+        "needs_exe_wrapper = true",
+        "",
+        "[host_machine]",
+        "system = 'linux'",
+        f"cpu_family = '{family}'",
+        f"cpu = '{cpu}'",
+        f"endian = '{endian}'",
+    ]
+    return "\n".join(lines) + "\n"
