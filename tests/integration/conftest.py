@@ -57,3 +57,15 @@ def wasm32_sysroot(host_doit) -> Path:
     """The wasm32 sysroot built by `doit build:wasm32` with the host backend."""
     host_doit("build:wasm32")
     return host_doit.build / "sysroots" / "wasm32"
+
+
+@pytest.fixture(scope="session")
+def built(request) -> Path:
+    """The build dir holding wasm32 and aarch64 sysroots: the session's host build (built once, shared
+    with other tests), or $MUSLFORGE_TEST_BUILD_DIR for quick iteration on already-built sysroots."""
+    override = os.environ.get("MUSLFORGE_TEST_BUILD_DIR")
+    if override:
+        return Path(override)
+    host_doit = request.getfixturevalue("host_doit")
+    host_doit("-n", "2", "build:wasm32", "build:aarch64")
+    return host_doit.build

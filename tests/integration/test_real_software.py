@@ -30,18 +30,6 @@ BUILD_TRIPLE = f"{platform.machine()}-pc-linux-gnu"  # --build: never let config
 
 
 @pytest.fixture(scope="session")
-def built(request) -> Path:
-    """The build dir holding wasm32 and aarch64 sysroots: the session's host build (built once, shared
-    with other tests), or $MUSLFORGE_TEST_BUILD_DIR for quick iteration on already-built sysroots."""
-    override = os.environ.get("MUSLFORGE_TEST_BUILD_DIR")
-    if override:
-        return Path(override)
-    host_doit = request.getfixturevalue("host_doit")
-    host_doit("-n", "2", "build:wasm32", "build:aarch64")
-    return host_doit.build
-
-
-@pytest.fixture(scope="session")
 def sysroots(built) -> dict[str, Path]:
     return {arch: built / "sysroots" / arch for arch in ARCHES}
 
