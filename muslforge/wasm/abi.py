@@ -30,6 +30,7 @@ AT_EACCESS, AT_EMPTY_PATH = 0x200, 0x1000
 # fcntl(2)
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 F_GETLK, F_SETLK, F_SETLKW = 12, 13, 14     # ILP32 values (== the 64-bit lock commands)
+F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 F_DUPFD_CLOEXEC = 1030
 FD_CLOEXEC = 1
 
@@ -74,6 +75,8 @@ STATX = struct.Struct("<IIQIIIH2xQQQQ" + "qI4x" * 4 + "IIII112x")
 STATX_BASIC_STATS = 0x7ff
 # struct linux_dirent64 header: d_ino d_off d_reclen d_type, then the name and its NUL, padded to 8.
 DIRENT64 = struct.Struct("<QqHB")
+# struct flock: short l_type, l_whence; off_t l_start (8-aligned), l_len; pid_t l_pid.
+FLOCK = struct.Struct("<hh4xqqi4x")
 # struct winsize: ws_row ws_col ws_xpixel ws_ypixel.
 WINSIZE = struct.Struct("<HHHH")
 UTSNAME_FIELD = 65

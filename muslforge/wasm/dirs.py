@@ -16,7 +16,7 @@ from . import abi
 from ._registry import syscall
 from .errors import Errno
 from .fdtable import OpenFile
-from .files import base_dir, locate, seekable
+from .files import base_dir, i64, locate, seekable
 from .guest import u32
 from .namespace import Dir, Place, renameat2
 
@@ -350,6 +350,29 @@ def sys_fchmodat(proc, dirfd, path, mode, flags=0):
         if stat.S_ISLNK(os.fstat(fd).st_mode):
             raise Errno(errno.EOPNOTSUPP)     # Linux cannot change a symlink's mode either
         os.chmod(_by_fd(fd), mode & 0o7777)
+    finally:
+        os.close(fd)
+    return 0
+
+
+@syscall("truncate64", "truncate")
+def sys_truncate64(proc, path, len_lo, len_hi=0):
+    """By the inode a pinned O_PATH fd holds: no open file is made (which would drop the guest's
+    record locks on close)."""
+    length = i64(len_lo, len_hi)
+    if length < 0:
+        raise Errno(errno.EINVAL)
+    with locate(proc, abi.AT_FDCWD, path) as place:
+        if place.read_only and place.device is None:
+            raise Errno(errno.EROFS if not place.dir.virtual else errno.EACCES)
+        fd = _pinned(proc, place)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise Errno(errno.EISDIR)
+        if stat.S_ISLNK(mode):
+            raise Errno(errno.ELOOP)
+        os.truncate(_by_fd(fd), length)
     finally:
         os.close(fd)
     return 0

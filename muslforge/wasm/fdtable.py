@@ -115,6 +115,7 @@ class FdTable:
     def __init__(self, stdin: Any, stdout: Any, stderr: Any):
         self.files: dict[int, OpenFile] = {}
         self.cloexec: set[int] = set()
+        self.limit = MAX_FDS              # RLIMIT_NOFILE's soft limit (process.sys_prlimit64)
         for fd, stream, flags in ((0, stdin, 0), (1, stdout, abi.O_WRONLY), (2, stderr, abi.O_WRONLY)):
             if stream is not None:        # a daemon's missing sys.stdin: the fd is simply closed
                 self.install(OpenFile(flags=flags, stream=stream), fd)
@@ -126,10 +127,12 @@ class FdTable:
             raise Errno(errno.EBADF) from None
 
     def lowest_free(self, start: int = 0) -> int:
+        if start >= self.limit:
+            raise Errno(errno.EINVAL)
         fd = max(start, 0)
         while fd in self.files:
             fd += 1
-        if fd >= MAX_FDS:
+        if fd >= self.limit:
             raise Errno(errno.EMFILE)
         return fd
 

@@ -23,6 +23,7 @@ from .errors import Errno
 from .fdtable import OpenFile
 from .guest import u32
 from .namespace import Dir, Place
+from .process import SIGPIPE, send_self
 
 # guest open flag -> host open flag; O_LARGEFILE has no host meaning and is dropped.
 _OPEN_FLAGS = {
@@ -34,7 +35,7 @@ _OPEN_FLAGS = {
 _STATUS_FLAGS = abi.O_APPEND | abi.O_NONBLOCK
 
 
-def _i64(low: int, high: int) -> int:
+def i64(low: int, high: int) -> int:
     value = (u32(high) << 32) | u32(low)
     return value - (1 << 64) if value >> 63 else value
 
@@ -96,9 +97,18 @@ def sys_read(proc, fd, buf, count):
     return proc.fds.get(fd).readinto([_clamp(proc, buf, count)])
 
 
+def _write(proc, fd: int, buffers: list[memoryview]) -> int:
+    """A write to a pipe or socket with no reader: SIGPIPE (default action: exit 141), else EPIPE."""
+    try:
+        return proc.fds.get(fd).writefrom(buffers)
+    except BrokenPipeError:
+        send_self(proc, SIGPIPE)
+        raise
+
+
 @syscall("write")
 def sys_write(proc, fd, buf, count):
-    return proc.fds.get(fd).writefrom([proc.mem.view(buf, u32(count))])
+    return _write(proc, fd, [proc.mem.view(buf, u32(count))])
 
 
 @syscall("readv")
@@ -108,29 +118,29 @@ def sys_readv(proc, fd, iov, count):
 
 @syscall("writev")
 def sys_writev(proc, fd, iov, count):
-    return proc.fds.get(fd).writefrom(_iovecs(proc, iov, count))
+    return _write(proc, fd, _iovecs(proc, iov, count))
 
 
 @syscall("pread64", "pread")
 def sys_pread64(proc, fd, buf, count, off_lo, off_hi):
-    return os.preadv(seekable(proc.fds.get(fd)), [_clamp(proc, buf, count)], _i64(off_lo, off_hi))
+    return os.preadv(seekable(proc.fds.get(fd)), [_clamp(proc, buf, count)], i64(off_lo, off_hi))
 
 
 @syscall("pwrite64", "pwrite")
 def sys_pwrite64(proc, fd, buf, count, off_lo, off_hi):
-    return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.view(buf, u32(count)), _i64(off_lo, off_hi))
+    return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.view(buf, u32(count)), i64(off_lo, off_hi))
 
 
 @syscall("preadv")
 def sys_preadv(proc, fd, iov, count, off_lo, off_hi):
     vecs = _iovecs(proc, iov, count)
-    return os.preadv(seekable(proc.fds.get(fd)), vecs, _i64(off_lo, off_hi)) if vecs else 0
+    return os.preadv(seekable(proc.fds.get(fd)), vecs, i64(off_lo, off_hi)) if vecs else 0
 
 
 @syscall("pwritev")
 def sys_pwritev(proc, fd, iov, count, off_lo, off_hi):
     vecs = _iovecs(proc, iov, count)
-    return os.pwritev(seekable(proc.fds.get(fd)), vecs, _i64(off_lo, off_hi)) if vecs else 0
+    return os.pwritev(seekable(proc.fds.get(fd)), vecs, i64(off_lo, off_hi)) if vecs else 0
 
 
 # ---- open, close, seek ---------------------------------------------------------------------------
@@ -212,7 +222,7 @@ def sys_llseek(proc, fd, off_hi, off_lo, result, whence):
     file = proc.fds.get(fd)
     if not 0 <= whence <= 4:
         raise Errno(errno.EINVAL)
-    position = _seek(file, _i64(off_lo, off_hi), whence)
+    position = _seek(file, i64(off_lo, off_hi), whence)
     proc.mem.store_u64(result, position)
     return 0
 
@@ -252,9 +262,37 @@ def sys_fcntl(proc, fd, cmd, arg=0):
         return file.flags
     if cmd == abi.F_SETFL:
         return _set_status_flags(file, arg)
-    if cmd in (abi.F_GETLK, abi.F_SETLK, abi.F_SETLKW, 5, 6, 7):
-        return 0                          # one process: every lock is granted (F_GETLK leaves l_type)
+    if cmd in _LOCK_COMMANDS:
+        return _record_lock(proc, file, _LOCK_COMMANDS[cmd], arg)
     raise Errno(errno.EINVAL)
+
+
+# Record locks are the host's own on the host fd, so they really lock against other processes and
+# guests: guest command -> host command. The 32-bit F_GETLK (5..7) takes the same 64-bit struct in musl.
+_LOCK_COMMANDS = {
+    abi.F_GETLK: fcntl.F_GETLK, abi.F_SETLK: fcntl.F_SETLK, abi.F_SETLKW: fcntl.F_SETLKW,
+    5: fcntl.F_GETLK, 6: fcntl.F_SETLK, 7: fcntl.F_SETLKW,
+    abi.F_OFD_GETLK: abi.F_OFD_GETLK, abi.F_OFD_SETLK: abi.F_OFD_SETLK, abi.F_OFD_SETLKW: abi.F_OFD_SETLKW,
+}
+# struct flock: short l_type, l_whence; off_t l_start, l_len; pid_t l_pid (the guest's and x86_64/
+# aarch64 hosts' layouts agree; packed here in the host's native form).
+_HOST_FLOCK = struct.Struct("hhqqi4x")
+
+
+def _record_lock(proc, file: OpenFile, host_cmd: int, arg: int) -> int:
+    if file.hostfd is None:
+        raise Errno(errno.EBADF if file.stream is not None else errno.EINVAL)
+    kind, whence, start, length, pid = abi.FLOCK.unpack(proc.mem.read(arg, abi.FLOCK.size))
+    if kind not in (0, 1, 2) or whence not in (0, 1, 2):         # F_RDLCK F_WRLCK F_UNLCK
+        raise Errno(errno.EINVAL)
+    if (kind == 0 and file.flags & abi.O_ACCMODE == abi.O_WRONLY) or \
+            (kind == 1 and file.flags & abi.O_ACCMODE == abi.O_RDONLY):
+        raise Errno(errno.EBADF)
+    result = fcntl.fcntl(file.hostfd, host_cmd, _HOST_FLOCK.pack(kind, whence, start, length, pid))
+    if host_cmd in (fcntl.F_GETLK, abi.F_OFD_GETLK):
+        kind, whence, start, length, pid = _HOST_FLOCK.unpack(result)
+        proc.mem.write(arg, abi.FLOCK.pack(kind, whence, start, length, pid))
+    return 0
 
 
 def _set_status_flags(file: OpenFile, arg: int) -> int:
@@ -275,7 +313,7 @@ def sys_dup(proc, fd):
 def sys_dup3(proc, oldfd, newfd, flags):
     if oldfd == newfd or flags & ~abi.O_CLOEXEC:
         raise Errno(errno.EINVAL)
-    if not 0 <= newfd < 1024:
+    if not 0 <= newfd < proc.fds.limit:
         raise Errno(errno.EBADF)
     return proc.fds.install(proc.fds.get(oldfd), newfd, cloexec=bool(flags & abi.O_CLOEXEC))
 
@@ -310,18 +348,7 @@ def sys_ftruncate64(proc, fd, len_lo, len_hi=0):
     file = proc.fds.get(fd)
     if file.hostfd is None or file.flags & abi.O_ACCMODE == 0:
         raise Errno(errno.EINVAL)
-    os.ftruncate(file.hostfd, _i64(len_lo, len_hi))
-    return 0
-
-
-@syscall("truncate64", "truncate")
-def sys_truncate64(proc, path, len_lo, len_hi=0):
-    with locate(proc, abi.AT_FDCWD, path) as place:
-        file = open_place(proc, place, abi.O_WRONLY, 0)
-    try:
-        os.ftruncate(file.hostfd, _i64(len_lo, len_hi))
-    finally:
-        os.close(file.hostfd)
+    os.ftruncate(file.hostfd, i64(len_lo, len_hi))
     return 0
 
 
@@ -408,13 +435,25 @@ def _sleep(wait_ms: int | None) -> list:
 def sys_fallocate(proc, fd, mode, off_lo, off_hi, len_lo, len_hi):
     if mode:
         raise Errno(errno.EOPNOTSUPP)
-    os.posix_fallocate(seekable(proc.fds.get(fd)), _i64(off_lo, off_hi), _i64(len_lo, len_hi))
+    os.posix_fallocate(seekable(proc.fds.get(fd)), i64(off_lo, off_hi), i64(len_lo, len_hi))
     return 0
 
 
-@syscall("fadvise64_64", "flock", "sync", "syncfs")
+@syscall("flock")
+def sys_flock(proc, fd, operation):
+    """BSD whole-file locks, the host's own (they lock against other processes and guests)."""
+    file = proc.fds.get(fd)
+    if file.hostfd is None:
+        raise Errno(errno.EINVAL)
+    if operation & ~(fcntl.LOCK_NB | fcntl.LOCK_SH | fcntl.LOCK_EX | fcntl.LOCK_UN):
+        raise Errno(errno.EINVAL)
+    fcntl.flock(file.hostfd, operation)
+    return 0
+
+
+@syscall("fadvise64_64", "sync", "syncfs")
 def sys_advice(proc, *args):
-    """Hints and whole-file locks in a one-process sandbox: accepted (fd checked when there is one)."""
+    """Hints and whole-system syncs: accepted (fd checked when there is one)."""
     if args:
         proc.fds.get(args[0])
     return 0

@@ -24,7 +24,7 @@ from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
 from .guest import GuestMemory
 from .limits import TIMEOUT_STATUS, Stop, Stopper
-from .memory import Heap
+from .memory import Heap, SharedMaps
 from .mounts import MountSpec, build_namespace, initial_cwd, remove_workdir
 from .namespace import Dir
 
@@ -50,12 +50,15 @@ class Process:
         self.trace = trace
         self.mem: GuestMemory | None = None
         self.heap: Heap | None = None
+        self.shared = SharedMaps()
         self.umask = 0o022
         self.sigactions: dict[int, bytes] = {}
         self.sigmask = 0
         self.pending = 0
         self.table: Any = None           # the exported __indirect_function_table, when there is one
         self.stopper: Any = None         # limits.Stopper while running
+        self.rlimits: dict[int, tuple[int, int]] = {}
+        self.max_memory: int | None = None
         self._scratch: int | None = None
 
     def set_cwd(self, target: Dir) -> None:
@@ -379,6 +382,7 @@ class Instance:
         module = load(eng, wasm)
         self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
                             mounts=mounts, cwd=cwd, tmp=tmp)
+        self.proc.max_memory = max_memory
         try:
             self._instantiate(eng, module, wasm, argv, env)
         except BaseException:
@@ -458,6 +462,7 @@ class Instance:
 
     def close(self) -> None:
         self.proc.fds.flush()
+        self.proc.shared.close(self.proc.mem)
         self.proc.fds.close_all()
         self.proc.close_namespace()
 

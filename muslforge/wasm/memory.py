@@ -5,8 +5,10 @@ stack, the process block) belongs to the program. The break grows upward with me
 mmap takes the first run of freed pages, else grows memory at its end and hands out the new pages, so the
 break can grow only while nothing is mapped above it (musl's malloc then falls back to mmap). Fresh
 mappings are zero-filled, reused ones are cleared. MAP_FIXED is honoured only inside pages the guest has
-mapped already; file mappings are private copies read from the file (MAP_SHARED with PROT_WRITE is
--ENOSYS: writes could not reach the file).
+mapped already. A file mapping is a copy read from the file; a writable MAP_SHARED one is written
+back to the file (within its current size) at msync, munmap and exit, and keeps the open file alive
+meanwhile, as the kernel's mapping does. The copy is this guest's own: another process writing the
+file does not see it change before then.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from . import abi
 from ._registry import syscall
 from .errors import Errno
+from .fdtable import OpenFile
 from .guest import GuestMemory, u32
 
 PAGE = abi.WASM_PAGE
@@ -151,12 +154,14 @@ def _mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offset: 
     if length == 0 or offset % abi.MMAP2_UNIT:
         raise Errno(errno.EINVAL)
     anonymous = bool(flags & abi.MAP_ANONYMOUS)
-    if not anonymous and flags & abi.MAP_SHARED and prot & abi.PROT_WRITE:
-        raise Errno(errno.ENOSYS)
     file = None if anonymous else proc.fds.get(fd)
+    shared = file is not None and flags & abi.MAP_SHARED and prot & abi.PROT_WRITE
+    if shared and (file.flags & abi.O_ACCMODE != abi.O_RDWR):
+        raise Errno(errno.EACCES)
     if flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE):
         if addr % PAGE or not proc.heap.mapped(addr, length) or flags & abi.MAP_FIXED_NOREPLACE:
             raise Errno(errno.EEXIST if flags & abi.MAP_FIXED_NOREPLACE else errno.ENOMEM)
+        proc.shared.write_back(proc.mem, addr, length, drop=True)     # replacing a shared mapping
         proc.mem.fill(addr, _pages(length) * PAGE)
         where = addr
     else:
@@ -164,24 +169,72 @@ def _mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offset: 
     if file is not None:
         if file.hostfd is None:
             raise Errno(errno.ENODEV)
-        proc.mem.write(where, os.pread(file.hostfd, length, offset))
+        os.preadv(file.hostfd, [proc.mem.view(where, length)], offset)      # read in place
+        if shared:
+            proc.shared.add(where, file, offset, length)
     return where
 
 
 @syscall("munmap")
 def sys_munmap(proc, addr, length):
-    proc.heap.unmap(u32(addr), u32(length))
+    addr, length = u32(addr), u32(length)
+    proc.shared.write_back(proc.mem, addr, length, drop=True)
+    proc.heap.unmap(addr, length)
     return 0
+
+
+class SharedMaps:
+    """Writable MAP_SHARED file mappings: address -> (open file, file offset, length)."""
+
+    def __init__(self):
+        self.maps: dict[int, tuple[OpenFile, int, int]] = {}
+
+    def add(self, where: int, file: OpenFile, offset: int, length: int) -> None:
+        file.refs += 1                    # the mapping keeps the open file description alive
+        self.maps[where] = (file, offset, length)
+
+    def write_back(self, mem: GuestMemory, addr: int, length: int, *, drop: bool = False) -> None:
+        """Write every mapping that overlaps [addr, addr+length) back to its file (drop: unmapping)."""
+        for where, (file, offset, size) in list(self.maps.items()):
+            if where < addr + length and addr < where + size:
+                self._write(mem, where, file, offset, size)
+                if drop:
+                    del self.maps[where]
+                    file.release()
+
+    def _write(self, mem: GuestMemory, where: int, file: OpenFile, offset: int, size: int) -> None:
+        if file.hostfd is None:
+            return
+        end = min(offset + size, os.fstat(file.hostfd).st_size)   # pages past EOF never reach the file
+        if end > offset:
+            os.pwrite(file.hostfd, mem.view(where, end - offset), offset)
+
+    def close(self, mem: GuestMemory | None) -> None:
+        """At exit: write everything back and let go of the files."""
+        for where, (file, offset, size) in list(self.maps.items()):
+            if mem is not None:
+                self._write(mem, where, file, offset, size)
+            file.release()
+        self.maps.clear()
 
 
 @syscall("mremap")
 def sys_mremap(proc, old, old_len, new_len, flags, new_addr=0):
     if flags & abi.MREMAP_FIXED:
         raise Errno(errno.ENOSYS)
+    proc.shared.write_back(proc.mem, u32(old), u32(old_len), drop=True)    # moved: a private copy now
     return proc.heap.remap(u32(old), u32(old_len), u32(new_len), bool(flags & abi.MREMAP_MAYMOVE))
 
 
-@syscall("madvise", "mprotect", "msync", "mlock", "munlock")
+@syscall("msync")
+def sys_msync(proc, addr, length, flags):
+    if u32(addr) % PAGE or flags & ~7:
+        raise Errno(errno.EINVAL)
+    proc.shared.write_back(proc.mem, u32(addr), u32(length))
+    return 0
+
+
+@syscall("madvise", "mprotect", "mlock", "munlock")
 def sys_memory_noop(proc, addr, length, arg=0):
     """Advice, protection and locking mean nothing in linear memory: accepted and ignored."""
     return 0

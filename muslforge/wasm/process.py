@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import struct
 import time as _time
 
@@ -33,6 +34,7 @@ from .guest import u32
 
 PID = 1
 PPID = 0
+SIGPIPE = 13
 _STOP_SIGNALS = frozenset({19, 20, 21, 22})        # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
 _RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
 _RLIMIT_NOFILE = 7
@@ -97,16 +99,63 @@ def sys_sched_yield(proc):
     return 0
 
 
+_RLIMIT_AS, _RLIMIT_DATA = 9, 2
+RLIMIT_NOFILE_MAX = 1024
+
+
 @syscall("prlimit64")
 def sys_prlimit64(proc, pid, resource, new_limit, old_limit):
-    """Reports 1024 open files and no other limit; setting is accepted and ignored."""
+    """RLIMIT_NOFILE is enforced by the fd table (hard limit 1024); RLIMIT_AS and RLIMIT_DATA report
+    --max-memory (else 4 GiB); other limits report what the guest set (else unlimited)."""
     if pid not in (0, PID):
         raise Errno(errno.ESRCH)
     if not 0 <= resource < 16:
         raise Errno(errno.EINVAL)
+    current = _rlimit(proc, resource)
+    if new_limit:
+        soft, hard = _RLIMIT.unpack(proc.mem.read(new_limit, _RLIMIT.size))
+        if soft > hard:
+            raise Errno(errno.EINVAL)
+        if hard > current[1]:
+            raise Errno(errno.EPERM)
+        if resource == _RLIMIT_NOFILE:
+            proc.fds.limit = soft
+        proc.rlimits[resource] = (soft, hard)
     if old_limit:
-        limit = 1024 if resource == _RLIMIT_NOFILE else _RLIM_INFINITY
-        proc.mem.write(old_limit, _RLIMIT.pack(limit, limit))
+        proc.mem.write(old_limit, _RLIMIT.pack(*current))
+    return 0
+
+
+def _rlimit(proc, resource: int) -> tuple[int, int]:
+    if resource in proc.rlimits:
+        return proc.rlimits[resource]
+    if resource == _RLIMIT_NOFILE:
+        return (proc.fds.limit, RLIMIT_NOFILE_MAX)
+    if resource in (_RLIMIT_AS, _RLIMIT_DATA):
+        size = proc.max_memory if proc.max_memory is not None else 1 << 32
+        return (size, size)
+    return (_RLIM_INFINITY, _RLIM_INFINITY)
+
+
+# struct rusage as the kernel writes it on a 32-bit arch: ru_utime and ru_stime as {long sec; long usec},
+# then 14 longs (maxrss in KiB, ..., nvcsw, nivcsw); musl widens the times itself.
+_RUSAGE = struct.Struct("<18i")
+
+
+@syscall("getrusage")
+def sys_getrusage(proc, who, usage):
+    """The host thread that runs the guest: its CPU times, faults and context switches; no children."""
+    if who not in (0, 1, -1):                  # RUSAGE_SELF, RUSAGE_THREAD, RUSAGE_CHILDREN
+        raise Errno(errno.EINVAL)
+    if who == -1:
+        proc.mem.write(usage, bytes(_RUSAGE.size))
+        return 0
+    ru = resource.getrusage(resource.RUSAGE_THREAD)
+    times = [int(t) for x in (ru.ru_utime, ru.ru_stime) for t in (x, (x % 1) * 1_000_000)]
+    rest = [ru.ru_maxrss, ru.ru_ixrss, ru.ru_idrss, ru.ru_isrss, ru.ru_minflt, ru.ru_majflt, ru.ru_nswap,
+            ru.ru_inblock, ru.ru_oublock, ru.ru_msgsnd, ru.ru_msgrcv, ru.ru_nsignals, ru.ru_nvcsw,
+            ru.ru_nivcsw]
+    proc.mem.write(usage, _RUSAGE.pack(*(min(v, 0x7FFFFFFF) for v in times + rest)))
     return 0
 
 

@@ -424,3 +424,82 @@ def test_max_memory_makes_malloc_return_null(compile_c, tmp_path):
     assert run(wasm, ["m"], root=tmp_path, stdout=out, stderr=io.BytesIO(), max_memory=32 << 20) == 0
     chunks, total = map(int, out.getvalue().split())
     assert 20 <= chunks < 32 and total == chunks
+
+
+POSIX_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    if (!strcmp(argv[1], "sigpipe")) {
+        int p[2];
+        pipe(p);
+        close(p[0]);
+        if (argc > 2) signal(SIGPIPE, SIG_IGN);
+        long n = write(p[1], "x", 1);
+        printf("write: %ld %s\n", n, strerror(errno));
+        return 0;
+    }
+    int fd = open("lockfile", O_RDWR | O_CREAT, 0644);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+    fcntl(fd, F_GETLK, &fl);
+    printf("getlk: %s\n", fl.l_type == F_UNLCK ? "unlocked" : fl.l_pid > 1 ? "held by another process" : "?");
+    fl.l_type = F_WRLCK;
+    printf("setlk: %s\n", fcntl(fd, F_SETLK, &fl) ? strerror(errno) : "granted");
+    struct flock ofd = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 20, .l_len = 1};
+    printf("ofd: %s\n", fcntl(fd, F_OFD_SETLK, &ofd) ? strerror(errno) : "granted");
+    printf("flock: %s\n", flock(fd, LOCK_EX | LOCK_NB) ? strerror(errno) : "granted");
+
+    struct rlimit rl = {10, 10};
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int opened = 0;
+    while (open("lockfile", O_RDONLY) >= 0) opened++;
+    printf("nofile %ld: %d more, then %s\n", (long)rl.rlim_cur, opened, strerror(errno));
+    volatile unsigned spin = 0;
+    for (unsigned i = 0; i < 50000000; i++) spin += i;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("cpu: %s\n", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec > 0 ? "counted" : "zero");
+    return 0;
+}
+'''
+
+HOLDER = """
+import fcntl, sys
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX, 100, 0)
+g = open(sys.argv[1], "r+")
+fcntl.flock(g, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_locks_sigpipe_rlimits_rusage(compile_c, tmp_path):
+    import subprocess
+    import sys
+    wasm = compile_c("posix_bits", POSIX_C)
+    assert run_program(wasm, tmp_path, "locks")[1].splitlines() == [
+        "getlk: unlocked", "setlk: granted", "ofd: granted", "flock: granted",
+        "nofile 10: 6 more, then No file descriptors available", "cpu: counted"]
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "lockfile")], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        out = run_program(wasm, tmp_path, "locks")[1].splitlines()
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert out[:4] == ["getlk: held by another process", "setlk: Resource temporarily unavailable",
+                       "ofd: Resource temporarily unavailable", "flock: Resource temporarily unavailable"]
+    assert run_program(wasm, tmp_path, "sigpipe")[:2] == (141, "")
+    assert run_program(wasm, tmp_path, "sigpipe", "ignored")[:2] == (0, "write: -1 Broken pipe\n")

@@ -11,7 +11,8 @@ from muslforge.wasm.wat import syscall_module
 
 PAGE = abi.WASM_PAGE
 ANON = abi.MAP_PRIVATE | abi.MAP_ANONYMOUS
-MODULE = syscall_module({"brk": 1, "mmap2": 6, "munmap": 2, "mremap": 5, "madvise": 3, "openat": 4},
+MODULE = syscall_module({"brk": 1, "mmap2": 6, "munmap": 2, "mremap": 5, "madvise": 3, "openat": 4,
+                                 "msync": 3, "close": 1},
                         heap_base=PAGE + 100, pages=2)
 
 
@@ -78,8 +79,28 @@ def test_mmap_errors_and_file_mappings(inst, tmp_path):
     fd = call(inst, "openat", -100, 1024, 0, 0)
     addr = u(call(inst, "mmap2", 0, 20000, 1, abi.MAP_PRIVATE, fd, 1))
     assert inst.proc.mem.read(addr, 10) == (b"0123456789" * 1000)[4096:4106]
-    assert call(inst, "mmap2", 0, PAGE, 3, abi.MAP_SHARED, fd, 0) == -errno.ENOSYS
+    assert call(inst, "mmap2", 0, PAGE, 3, abi.MAP_SHARED, fd, 0) == -errno.EACCES   # fd is read-only
     assert call(inst, "madvise", addr, PAGE, 4) == 0
+
+
+def test_writable_shared_file_mappings_reach_the_file(inst, tmp_path):
+    """Written back at msync, munmap and exit, within the file's size; the file stays open meanwhile."""
+    (tmp_path / "shm").write_bytes(bytes(100))
+    inst.proc.mem.write(1024, b"shm\0")
+    fd = call(inst, "openat", -100, 1024, abi.O_RDWR, 0)
+    addr = u(call(inst, "mmap2", 0, PAGE, 3, abi.MAP_SHARED, fd, 0))
+    assert call(inst, "close", fd) == 0
+    inst.proc.mem.write(addr, b"synced")
+    assert call(inst, "msync", addr, PAGE, 4) == 0
+    assert (tmp_path / "shm").read_bytes()[:6] == b"synced"
+    inst.proc.mem.write(addr + 10, b"unmapped")
+    assert call(inst, "munmap", addr, PAGE) == 0
+    assert (tmp_path / "shm").read_bytes() == b"synced" + bytes(4) + b"unmapped" + bytes(82)
+    fd = call(inst, "openat", -100, 1024, abi.O_RDWR, 0)
+    addr = u(call(inst, "mmap2", 0, PAGE, 3, abi.MAP_SHARED, fd, 0))
+    inst.proc.mem.write(addr + 96, b"at exit, cut at EOF")
+    inst.close()
+    assert (tmp_path / "shm").read_bytes()[96:] == b"at e"
 
 
 
