@@ -69,6 +69,25 @@ def per_call(cc: list[str], env: dict[str, str], work: Path, calls: int) -> floa
     return statistics.median(times)
 
 
+def transport(calls: int) -> tuple[float, float]:
+    """`true` run on the host and in the session container from this process: the session's own cost
+    per call, without Python's start-up or the compiler."""
+    from muslforge import cli, session
+    box = session.Session(cli._cached_image_tag())
+    env = session.container_env(dict(os.environ))
+    box.run(["true"], cwd=Path.cwd(), env=env)  # starts the session if needed
+
+    def median(run) -> float:
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+    return (median(lambda: subprocess.run(["true"], check=True)),
+            median(lambda: box.run(["true"], cwd=Path.cwd(), env=env)))
+
+
 def configure_time(cc: list[str], env: dict[str, str], arch_name: str, work: Path) -> float:
     sys.path.insert(0, str(CHECKOUT / "tests" / "integration"))
     from debian_source import unpack  # the tests' cache of Debian orig tarballs
@@ -107,6 +126,9 @@ def main() -> None:
             docker_over = calls["muslforge cc, docker"] - floor
             print(f"  docker overhead / host overhead: {docker_over / host_over:.2f} (goal <= 1.5); "
                   f"docker call / host call: {calls['muslforge cc, docker'] / calls['muslforge cc, host']:.2f}")
+            on_host, in_session = transport(options.calls)
+            print(f"  `true` from Python: host {on_host * 1000:.1f} ms, session container "
+                  f"{in_session * 1000:.1f} ms (the session's own per-call cost)")
         if not options.no_configure:
             print("libogg's ./configure, wall time by CC route:")
             base = None
