@@ -4,6 +4,8 @@
                                                (the same as its bin/<host triple>-cc)
     muslforge run --arch A PROGRAM [ARGS...]   run natively, under qemu-user, or in the wasm32 embedder
                                                (wasm32 also takes --trace, --dir D, --env K=V first)
+    muslforge binfmt [--register|--unregister]  show (or, as root, set) how this machine runs
+                                               cross-built programs by name (binfmt_misc)
 
 The program's exit status is muslforge's exit status. Errors are one paragraph on stderr, exit 2.
 """
@@ -28,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"usage:\n{USAGE}")
             return 0 if argv else 2
         command, rest = argv[0], argv[1:]
+        if command == "binfmt":
+            return binfmt(rest)
         if command not in ("cc", "run"):
-            raise MuslforgeError(f"unknown command '{command}'; expected cc or run.\nusage:\n{USAGE}")
+            raise MuslforgeError(f"unknown command '{command}'; expected cc, run or binfmt.\nusage:\n{USAGE}")
         arch_name, rest = _take_arch(command, rest)
         return cc(arch_name, rest) if command == "cc" else run(arch_name, rest)
     except MuslforgeError as error:
@@ -116,6 +120,23 @@ def _cached_image_tag() -> str:
     from .package import write_atomically
     write_atomically(memo, tag.encode())
     return tag
+
+
+def binfmt(args: list[str]) -> int:
+    from . import binfmt as rules
+    from .buildtools import tool_name
+    from .config.arch import load_arches
+    if args not in ([], ["--register"], ["--unregister"]):
+        raise MuslforgeError(f"muslforge binfmt takes --register, --unregister or nothing, not {' '.join(args)}.")
+    arches = load_arches(paths.ARCHES_DIR)
+    if args == ["--register"]:
+        wasm32 = next(a for a in arches if a.name == "wasm32")
+        print(f"registered: {rules.register(paths.sysroot_dir('wasm32') / 'bin' / tool_name(wasm32, 'run'))}")
+    elif args == ["--unregister"]:
+        print("removed" if rules.unregister() else f"{rules.WASM_ENTRY} was not registered")
+    for line in rules.status(arches):
+        print(line)
+    return 0
 
 
 def run(arch_name: str, args: list[str]) -> int:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import buildtools, flags, paths, session
+from muslforge import binfmt, buildtools, flags, paths, session
 from muslforge.config.arch import Arch, RunMode, load_arch, load_arches
 from muslforge.config.toolchain import load_toolchain
+from muslforge.errors import MuslforgeError
 
 TOOLCHAIN = load_toolchain(paths.TOOLCHAINS_DIR, "llvm-22")
 
@@ -142,3 +143,38 @@ def test_session_container_sees_the_host_except_system_folders():
     assert all(p.name not in session.SYSTEM_DIRS for p in session.mounts())
     env = session.container_env({"PATH": "/host/bin", "LD_PRELOAD": "x.so", "CFLAGS": "-O2"})
     assert env == {"CFLAGS": "-O2", "PATH": session.IMAGE_PATH}
+
+
+# ---------------------------------------------------------------------------------------- binfmt
+
+def fake_binfmt(tmp_path: Path) -> Path:
+    folder = tmp_path / "binfmt_misc"
+    folder.mkdir()
+    (folder / "register").write_text("")
+    (folder / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n")
+    return folder
+
+
+def test_binfmt_rule_for_wasm32_names_the_sysroot_runner(tmp_path):
+    runner = tmp_path / "bin" / "wasm32-linux-musl-run"
+    runner.parent.mkdir()
+    runner.write_text("#!/bin/sh\n")
+    folder = fake_binfmt(tmp_path)
+    assert binfmt.register(runner, folder) == rf":muslforge-wasm32:M::\x00asm\x01\x00\x00\x00::{runner}:"
+    assert (folder / "register").read_text() == binfmt.wasm_rule(runner)
+
+
+def test_binfmt_status_names_each_entry_and_what_to_do(tmp_path):
+    arches = [load_arch(paths.ARCHES_DIR, name) for name in ("aarch64", "riscv64", "wasm32", "x32")]
+    lines = binfmt.status(arches, fake_binfmt(tmp_path))
+    assert lines[0] == "aarch64      registered: qemu-aarch64 -> /usr/libexec/qemu-binfmt/aarch64-binfmt-P"
+    assert lines[1].startswith("riscv64      not registered: install qemu-user-static")
+    assert lines[2] == "wasm32       not registered: muslforge binfmt --register (as root)"
+    assert len(lines) == 3  # x32: nothing can run it
+
+
+def test_binfmt_without_the_filesystem_says_how_to_mount_it(tmp_path):
+    assert binfmt.status([], tmp_path) == [
+        f"binfmt_misc is not mounted at {tmp_path}: as root, mount -t binfmt_misc none {tmp_path}"]
+    with pytest.raises(MuslforgeError, match="binfmt_misc is not mounted at"):
+        binfmt.unregister(tmp_path)
