@@ -21,8 +21,6 @@ $sudo apt-get install -y -qq --no-install-recommends \
 extras=""; [ "${1:-}" = "--tests" ] && extras="[test]"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".${extras}"
 
-# The tests build real software from Debian's source packages (apt-get source needs deb-src entries).
-[ "${1:-}" = "--tests" ] && $sudo .ci/add-deb-src
 tarballs=build/test-tarballs
 $sudo .ci/get-musl-tarballs "$tarballs" || {
   # Last resort on the project's own machines: the copy kept beside the checkout.
