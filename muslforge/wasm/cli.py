@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import MuslforgeError
+from .errors import EmbedderError
+from .threads import DEFAULT_MAX_THREADS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="cap the guest's linear memory at SIZE bytes (K, M, G suffixes): beyond it "
                              "malloc returns NULL")
+    parser.add_argument("--max-threads", default=None, metavar="N",
+                        help="at most N threads at once (the main thread included; default "
+                             f"{DEFAULT_MAX_THREADS}): beyond it pthread_create fails with EAGAIN")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable for the guest (repeatable)")
     parser.add_argument("--clear-env", action="store_true",
@@ -38,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("program", type=Path, help="the .wasm module")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return parser
+
+
+def parse_count(text: str) -> int:
+    """--max-threads N: a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise EmbedderError(f"--max-threads {text!r}: give a whole number of threads, at least 1 (e.g. 16)")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(options.program, [str(options.program), *options.args], env=env, mounts=mounts,
                    cwd=options.cwd, tmp=options.tmp, trace=options.trace,
                    timeout=None if options.timeout is None else parse_seconds(options.timeout),
-                   max_memory=None if options.max_memory is None else parse_size(options.max_memory))
+                   max_memory=None if options.max_memory is None else parse_size(options.max_memory),
+                   max_threads=DEFAULT_MAX_THREADS if options.max_threads is None else
+                   parse_count(options.max_threads))
     except MuslforgeError as error:
         print(f"muslforge.wasm: {error}", file=sys.stderr)
         return 2

@@ -92,9 +92,18 @@ def seekable(file: OpenFile) -> int:
 
 # ---- read and write ------------------------------------------------------------------------------
 
+def _readable(proc, file: OpenFile) -> OpenFile:
+    """With threads, wait for a pipe, socket or terminal in a way a signal (a cancellation) can
+    interrupt; regular files never block."""
+    if proc.threads.spawner is not None and file.hostfd is not None and not file.flags & abi.O_NONBLOCK:
+        if not stat.S_ISREG(os.fstat(file.hostfd).st_mode):
+            proc.threads.wait_fd(file.hostfd)
+    return file
+
+
 @syscall("read")
 def sys_read(proc, fd, buf, count):
-    return proc.fds.get(fd).readinto([_clamp(proc, buf, count)])
+    return _readable(proc, proc.fds.get(fd)).readinto([_clamp(proc, buf, count)])
 
 
 def _write(proc, fd: int, buffers: list[memoryview]) -> int:
@@ -113,7 +122,7 @@ def sys_write(proc, fd, buf, count):
 
 @syscall("readv")
 def sys_readv(proc, fd, iov, count):
-    return proc.fds.get(fd).readinto(_iovecs(proc, iov, count))
+    return _readable(proc, proc.fds.get(fd)).readinto(_iovecs(proc, iov, count))
 
 
 @syscall("writev")
@@ -406,7 +415,7 @@ def sys_ppoll(proc, fds, nfds, timeout, sigmask=0, sigsetsize=0):
             watched.setdefault(hostfd, []).append(index)
     if any(revents):
         wait_ms = 0
-    for hostfd, mask in poller.poll(wait_ms) if watched else _sleep(wait_ms):
+    for hostfd, mask in poller.poll(wait_ms) if watched else _sleep(proc, wait_ms):
         for index in watched[hostfd]:
             revents[index] = mask & (entries[index][1] | 0x38)       # + POLLERR POLLHUP POLLNVAL
     out = b"".join(_POLLFD.pack(fd, events, revents[i]) for i, (fd, events, _) in enumerate(entries))
@@ -421,11 +430,14 @@ def _timeout_ms(proc, timeout: int) -> int:
     return min(sec * 1000 + (nsec + 999_999) // 1_000_000, 2**31 - 1)
 
 
-def _sleep(wait_ms: int | None) -> list:
-    """Nothing to watch: sleep for the timeout (forever would hang the single thread: refuse)."""
-    if wait_ms is None:
+def _sleep(proc, wait_ms: int | None) -> list:
+    """Nothing to watch: sleep for the timeout, -EINTR when a signal for the thread comes first. For
+    ever (pause()) only with threads: another thread can send one; a lone thread would hang (refused)."""
+    if wait_ms is None and proc.threads.spawner is None:
         raise Errno(errno.EINVAL)
-    time.sleep(wait_ms / 1000)
+    deadline = None if wait_ms is None else time.monotonic_ns() + wait_ms * 1_000_000
+    if proc.threads.sleep_until(deadline):
+        raise Errno(errno.EINTR)
     return []
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+import threading
 from typing import Any
 
 from .errors import Errno
@@ -101,3 +102,66 @@ class GuestMemory:
 
     def store_u64(self, addr: int, value: int) -> None:
         self.write(addr, _U64.pack(value & 0xFFFFFFFFFFFFFFFF))
+
+
+class SharedGuestMemory(GuestMemory):
+    """A shared memory (threads): the same for every instance and reachable without a store. The store
+    context (to call guest functions: signal handlers) and the cached view are per host thread. A
+    shared memory never moves, so a view stays valid; it is refreshed when another thread grew it."""
+
+    def __init__(self, memory: Any, context: Any):
+        self._local = threading.local()
+        super().__init__(memory, context)
+
+    @property
+    def context(self) -> Any:
+        return getattr(self._local, "context", None)
+
+    @context.setter
+    def context(self, value: Any) -> None:
+        self._local.context = value
+
+    @property
+    def _view(self) -> memoryview | None:
+        return getattr(self._local, "view", None)
+
+    @_view.setter
+    def _view(self, value: memoryview | None) -> None:
+        self._local.view = value
+
+    def whole(self) -> memoryview:
+        view = self._view
+        if view is None or len(view) != self.memory.data_len():
+            size = self.memory.data_len()
+            base = ctypes.addressof(self.memory.data_ptr().contents)
+            view = self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+        return view
+
+    def grow(self, pages: int) -> int:
+        self._view = None
+        try:
+            return self.memory.grow(pages) * 65536
+        except Exception as error:  # wasmtime.WasmtimeError: over the memory's maximum
+            raise Errno(errno.ENOMEM) from error
+
+    def load_u32(self, addr: int) -> int:
+        """An aligned 32-bit load, atomic on the hosts wasmtime runs on (futex words)."""
+        view = self.view(addr, 4)
+        return ctypes.c_uint32.from_buffer(view).value if not addr & 3 else super().load_u32(addr)
+
+
+def shared_memory(engine: Any, memory_type: Any) -> Any:
+    """A wasmtime SharedMemory that a Linker can define.
+
+    wasmtime-py 50's SharedMemory._as_extern wraps its pointer once too often (ctypes raises "incompatible
+    types, LP_LP_wasmtime_sharedmemory instance"); this subclass hands over the pointer itself.
+    """
+    import wasmtime
+    from wasmtime import _ffi as ffi
+
+    class _Definable(wasmtime.SharedMemory):
+        def _as_extern(self) -> Any:
+            union = ffi.wasmtime_extern_union(sharedmemory=self.ptr())
+            return ffi.wasmtime_extern_t(ffi.WASMTIME_EXTERN_SHAREDMEMORY, union)
+
+    return _Definable(engine, memory_type)

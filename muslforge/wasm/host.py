@@ -13,20 +13,23 @@ import inspect
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from .. import syscalls as syscall_table
-from . import abi, dirs, files, memory, process, time  # noqa: F401  (importing registers the handlers)
+from . import abi, dirs, files, memory, process, threads, time  # noqa: F401  (registers the handlers)
 from ._registry import SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
-from .guest import GuestMemory
+from .guest import GuestMemory, SharedGuestMemory
 from .limits import TIMEOUT_STATUS, Stop, Stopper
 from .memory import Heap, SharedMaps
 from .mounts import MountSpec, build_namespace, initial_cwd, remove_workdir
 from .namespace import Dir
+from .threads import DEFAULT_MAX_THREADS, THREAD_START, GroupStopped, ThreadExit, ThreadGroup
 
 TRAP_STATUS = 134
 WASM_MAGIC = b"\0asm"
@@ -37,11 +40,25 @@ _PATH_ARGS = {row.name: tuple(i for i, kind in enumerate(row.param_kinds())
               for row in syscall_table.load()}
 
 
+# Syscalls that run without the process lock: they block (the lock would stop every other thread), only
+# touch the calling thread's own state, or deliver signals (a handler's own syscalls take the lock).
+_UNLOCKED = frozenset({
+    "futex_time64", "futex", "clock_nanosleep_time64", "clock_nanosleep", "nanosleep", "sched_yield",
+    "read", "readv", "pread64", "preadv", "write", "writev", "pwrite64", "pwritev", "ppoll_time64", "ppoll",
+    "pselect6_time64", "exit", "exit_group", "gettid", "getpid", "set_tid_address", "set_robust_list",
+    "rt_sigprocmask", "rt_sigaction", "rt_sigpending", "kill", "tkill", "tgkill", "clock_gettime64",
+})
+
+
 class Process:
-    """Everything one guest process owns: memory, heap, fds, namespace and cwd, signal state."""
+    """Everything one guest process owns: memory, heap, fds, namespace and cwd, signal actions, threads.
+
+    Syscalls from several guest threads run one at a time under `lock`, except the _UNLOCKED ones.
+    """
 
     def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool,
-                 mounts: Sequence[MountSpec] = (), cwd: str | None = None, tmp: Path | None = None):
+                 mounts: Sequence[MountSpec] = (), cwd: str | None = None, tmp: Path | None = None,
+                 max_threads: int = DEFAULT_MAX_THREADS):
         self.ns, self.workdir = build_namespace(root, mounts, tmp)
         self.stand_in = os.path.join(self.workdir, "empty")
         self.cwd = initial_cwd(self.ns, root, mounts, cwd)
@@ -53,13 +70,32 @@ class Process:
         self.shared = SharedMaps()
         self.umask = 0o022
         self.sigactions: dict[int, bytes] = {}
-        self.sigmask = 0
-        self.pending = 0
-        self.table: Any = None           # the exported __indirect_function_table, when there is one
         self.stopper: Any = None         # limits.Stopper while running
         self.rlimits: dict[int, tuple[int, int]] = {}
         self.max_memory: int | None = None
-        self._scratch: int | None = None
+        self.threads = ThreadGroup(max_threads=max_threads)
+        self.shared_memory: Any = None   # a threaded module's imported shared memory
+        self.lock = threading.RLock()
+        self._scratch: list[int] = []
+
+    @property
+    def sigmask(self) -> int:
+        """The calling thread's signal mask."""
+        return self.threads.current.sigmask
+
+    @property
+    def pending(self) -> int:
+        """The calling thread's pending signals."""
+        return self.threads.current.pending
+
+    @property
+    def table(self) -> Any:
+        """The calling thread's instance's exported __indirect_function_table, when there is one."""
+        return self.threads.current.table
+
+    @table.setter
+    def table(self, value: Any) -> None:
+        self.threads.current.table = value
 
     def set_cwd(self, target: Dir) -> None:
         old, self.cwd = self.cwd, target
@@ -80,10 +116,22 @@ class Process:
         return function if isinstance(function, wasmtime.Func) else None
 
     def signal_scratch(self) -> int:
-        """A page of guest memory for siginfo/ucontext handed to SA_SIGINFO handlers."""
-        if self._scratch is None:
-            self._scratch = self.heap.map(abi.WASM_PAGE)
-        return self._scratch
+        """512 bytes of guest memory for the siginfo/ucontext handed to the calling thread's SA_SIGINFO
+        handlers (slots of one page, one per thread, taken back when the thread ends)."""
+        thread = self.threads.current
+        if not thread.scratch:
+            with self.lock:
+                if not self._scratch:
+                    page = self.heap.map(abi.WASM_PAGE)
+                    self._scratch = list(range(page, page + abi.WASM_PAGE, 512))
+                thread.scratch = self._scratch.pop()
+        return thread.scratch
+
+    def release_scratch(self, thread: Any) -> None:
+        if thread.scratch:
+            with self.lock:
+                self._scratch.append(thread.scratch)
+            thread.scratch = 0
 
     def log(self, text: str) -> None:
         """A line on the host side of stderr (trace, trap reports)."""
@@ -132,24 +180,31 @@ def _result_text(result: int) -> str:
 
 
 def host_function(proc: Process, name: str, handler: Handler):
-    """The Python callable wasmtime calls for env.__syscall_<name> (with the Caller first)."""
+    """The Python callable wasmtime calls for env.__syscall_<name> (with the Caller first).
+
+    Afterwards, signals another thread sent to the calling thread meanwhile are delivered.
+    """
+    lock = nullcontext() if name in _UNLOCKED else proc.lock
+    group = proc.threads
+
     def call(caller, *args: int) -> int:
         if proc.mem is None:
             return -errno.ENOSYS
         outer = proc.mem.context
         proc.mem.enter(caller)
-        stopper = proc.stopper
+        stopper = proc.stopper if group.current is group.main else None   # Python signals: main only
         if stopper is not None:
             was, stopper.in_host_call = stopper.in_host_call, True
         try:
-            if stopper is not None and stopper.status is not None:
-                raise Stop(stopper.status)
-            result = _signed(handler(proc, *args))
+            if proc.stopper is not None and proc.stopper.status is not None:
+                raise Stop(proc.stopper.status)
+            with lock:
+                result = _signed(handler(proc, *args))
         except Errno as error:
             result = -error.errno
         except OSError as error:
             result = -(error.errno or errno.EIO)
-        except ProcessExit:
+        except (ProcessExit, ThreadExit, GroupStopped):
             if proc.trace:
                 _trace(proc, name, args, "?")
             raise
@@ -159,8 +214,21 @@ def host_function(proc: Process, name: str, handler: Handler):
                 stopper.in_host_call = was
         if proc.trace:
             _trace(proc, name, args, _result_text(result))
+        current = group.current
+        if current.pending & ~current.sigmask:
+            _deliver(proc, caller)
         return result
     return call
+
+
+def _deliver(proc: Process, caller: Any) -> None:
+    """Signals for the calling thread that arrived during a syscall, delivered as it returns."""
+    outer = proc.mem.context
+    proc.mem.enter(caller)
+    try:
+        process.deliver_pending(proc)
+    finally:
+        proc.mem.enter(outer)
 
 
 # ---- linking -------------------------------------------------------------------------------------
@@ -216,13 +284,23 @@ def _lookup(imp: Any, wasmtime: Any) -> tuple[Handler | None, str | None]:
     return syscall_handler(imp.name[len(PREFIX):], len(ty.params))
 
 
-def link(engine: Any, module: Any, proc: Process, wasm_name: str) -> Any:
-    """A Linker that satisfies every import of `module`, or EmbedderError listing all that it can't."""
+def link(engine: Any, module: Any, proc: Process, wasm_name: str, store: Any = None,
+         max_memory: int | None = None) -> Any:
+    """A Linker that satisfies every import of `module`, or EmbedderError listing all that it can't.
+
+    A threaded module's shared `env.memory` import is created here (its limits from the import, the
+    maximum lowered to `max_memory` bytes when given) and kept as `proc.shared_memory`.
+    """
     import wasmtime
 
     linker = wasmtime.Linker(engine)
     problems, defined = [], set()
     for imp in module.imports:
+        if isinstance(imp.type, wasmtime.MemoryType):
+            reason = _define_memory(linker, engine, store, imp, proc, max_memory)
+            if reason:
+                problems.append(f"  {_describe_import(imp)}: {reason}")
+            continue
         handler, reason = _lookup(imp, wasmtime)
         if handler is None:
             problems.append(f"  {_describe_import(imp)}: {reason}")
@@ -237,6 +315,35 @@ def link(engine: Any, module: Any, proc: Process, wasm_name: str) -> Any:
             f"provide:\n" + "\n".join(problems) + "\nRebuild it against the muslforge wasm32 sysroot, "
             "whose libc imports only env.__syscall_<linux syscall name> functions.")
     return linker
+
+
+def _define_memory(linker: Any, engine: Any, store: Any, imp: Any, proc: Process,
+                   max_memory: int | None) -> str | None:
+    """Define the shared env.memory a threaded module imports; why not, when it can't be."""
+    import wasmtime
+
+    from .guest import shared_memory
+
+    ty = imp.type
+    if imp.module != "env" or imp.name != "memory" or store is None:
+        return "not provided by the embedder"
+    if not ty.is_shared or ty.is_64:
+        return ("only a shared 32-bit memory can be imported (threaded programs are linked with "
+                "--import-memory --shared-memory: arch wasm32-threads)")
+    limits = ty.limits
+    maximum = limits.max if limits.max is not None else 65536
+    if max_memory is not None:
+        maximum = min(maximum, max_memory // abi.WASM_PAGE)
+        if maximum < limits.min:
+            return (f"needs {limits.min * abi.WASM_PAGE} bytes at start, more than --max-memory "
+                    f"{max_memory}; raise the limit")
+    try:
+        memory = shared_memory(engine, wasmtime.MemoryType(wasmtime.Limits(limits.min, maximum), shared=True))
+    except wasmtime.WasmtimeError as error:
+        return f"cannot create it: {_one_line(error)}"
+    linker.define(store, "env", "memory", memory)
+    proc.shared_memory = memory
+    return None
 
 
 # ---- the process block ---------------------------------------------------------------------------
@@ -284,10 +391,12 @@ def prepare(proc: Process, instance: Any, store: Any, argv: Sequence[str], env: 
     """Write the process block above __heap_base, set the break after it; return (_start, block addr)."""
     import wasmtime
 
-    memory_export = _export(instance, store, "memory", wasmtime.Memory, wasm_name)
     heap_base = _export(instance, store, "__heap_base", wasmtime.Global, wasm_name).value(store)
     start = _export(instance, store, "_start", wasmtime.Func, wasm_name)
-    proc.mem = GuestMemory(memory_export, store)
+    if proc.shared_memory is not None:
+        proc.mem = SharedGuestMemory(proc.shared_memory, store)
+    else:
+        proc.mem = GuestMemory(_export(instance, store, "memory", wasmtime.Memory, wasm_name), store)
     table = instance.exports(store).get("__indirect_function_table")
     proc.table = table if isinstance(table, wasmtime.Table) else None
     base = (heap_base + 15) & ~15
@@ -303,13 +412,27 @@ def prepare(proc: Process, instance: Any, store: Any, argv: Sequence[str], env: 
 # ---- running -------------------------------------------------------------------------------------
 
 def engine() -> Any:
-    """A wasmtime Engine with what musl programs use: the exceptions proposal (setjmp/longjmp)."""
+    """A wasmtime Engine with what musl programs use: the exceptions proposal (setjmp/longjmp), the
+    threads proposal and shared memories (the wasm32-threads arch), and epoch interruption (Ctrl-C,
+    --timeout and the end of a threaded program stop guest code that is running)."""
     import wasmtime
 
     config = wasmtime.Config()
     config.wasm_exceptions = True
-    config.epoch_interruption = True      # limits.Stopper: Ctrl-C and --timeout stop compute loops
+    config.wasm_threads = True
+    config.shared_memory = True
+    config.epoch_interruption = True
     return wasmtime.Engine(config)
+
+
+def new_store(eng: Any) -> Any:
+    """A Store whose guest code traps at the engine's next epoch increment (limits.Stopper, a thread
+    group's end)."""
+    import wasmtime
+
+    store = wasmtime.Store(eng)
+    store.set_epoch_deadline(1)
+    return store
 
 
 def load(eng: Any, wasm: Path | bytes) -> Any:
@@ -374,14 +497,15 @@ class Instance:
     def __init__(self, wasm: Path | bytes, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
                  stderr: Any = None, mounts: Sequence[MountSpec] = (), cwd: str | None = None,
-                 tmp: Path | None = None, max_memory: int | None = None):
+                 tmp: Path | None = None, max_memory: int | None = None,
+                 max_threads: int = DEFAULT_MAX_THREADS):
         self.name = _name(wasm)
         self.max_memory = max_memory
         self.timeout: float | None = None
         self.engine = eng = engine()
         module = load(eng, wasm)
         self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
-                            mounts=mounts, cwd=cwd, tmp=tmp)
+                            mounts=mounts, cwd=cwd, tmp=tmp, max_threads=max_threads)
         self.proc.max_memory = max_memory
         try:
             self._instantiate(eng, module, wasm, argv, env)
@@ -393,9 +517,8 @@ class Instance:
                      env: Mapping[str, str] | None) -> None:
         import wasmtime
 
-        linker = link(eng, module, self.proc, self.name)
-        self.store = wasmtime.Store(eng)
-        self.store.set_epoch_deadline(1)
+        self.store = new_store(eng)
+        linker = link(eng, module, self.proc, self.name, self.store, self.max_memory)
         if self.max_memory is not None:
             self.store.set_limits(memory_size=self.max_memory)
         self.trapped: Any = None
@@ -411,6 +534,9 @@ class Instance:
         self.start, self.block = prepare(self.proc, self.instance, self.store, argv,
                                          dict(os.environ if env is None else env),
                                          self.name)
+        if self.proc.shared_memory is not None and THREAD_START in self.instance.exports(self.store):
+            from .spawn import Spawner
+            self.proc.threads.spawner = Spawner(self.proc, self.name, eng, linker, module)
 
     def _memory_hint(self, module: Any) -> str:
         if self.max_memory is None:
@@ -428,34 +554,30 @@ class Instance:
         if self.trapped is not None:
             report_trap(self.proc, self.name, self.trapped)
             return TRAP_STATUS
-        with Stopper(self.engine, timeout) as stopper:
+        group = self.proc.threads
+        with Stopper(self.engine, timeout, on_stop=group.end) as stopper:
             self.proc.stopper = stopper
             try:
-                return self._start(stopper)
+                return self._stopped(self._start())
             finally:
+                group.end(0)              # no-op unless threads outlive an error here
+                group.join()
                 self.proc.stopper = None
 
-    def _start(self, stopper: Stopper) -> int:
-        import wasmtime
+    def _start(self) -> int:
+        """Run _start as the main thread; with threads, until the program ends (spawn.run_thread)."""
+        from .spawn import run_thread
 
         args = (self.block,) if len(self.start.type(self.store).params) == 1 else ()
+        group = self.proc.threads
         try:
-            self.start(self.store, *args)
-        except ProcessExit as stop:
-            return stop.status
-        except Stop as stop:
-            return self._stopped(stop.status)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            if stopper.status is not None:
-                return self._stopped(stopper.status)
-            report_trap(self.proc, self.name, trap)
-            return TRAP_STATUS
+            status = run_thread(self.proc, self.name, group.main, lambda: self.start(self.store, *args))
+            return group.wait_all() if status is None else status
         finally:
             self.proc.fds.flush()
-        return 0
 
     def _stopped(self, status: int) -> int:
-        if status == TIMEOUT_STATUS:
+        if status == TIMEOUT_STATUS and self.proc.stopper.status == TIMEOUT_STATUS:
             self.proc.log(f"muslforge.wasm: {self.name}: stopped: it ran past the time limit "
                           f"(--timeout {self.timeout:g} s)")
         return status

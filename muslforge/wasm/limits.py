@@ -17,7 +17,7 @@ import select
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .errors import EmbedderError
 
@@ -56,9 +56,10 @@ def parse_seconds(text: str) -> float:
 class Stopper:
     """While active: SIGINT/SIGTERM and the timeout stop the guest (see the module doc)."""
 
-    def __init__(self, engine: Any, timeout: float | None):
+    def __init__(self, engine: Any, timeout: float | None, on_stop: Callable[[int], None] | None = None):
         self.engine = engine
         self.timeout = timeout
+        self.on_stop = on_stop               # also told: a threaded program wakes its blocked threads
         self.status: int | None = None       # why the guest was stopped
         self.in_host_call = False
         self._saved: dict[int, Any] = {}
@@ -122,6 +123,8 @@ class Stopper:
         if self.status is None:
             self.status = status
         self.engine.increment_epoch()
+        if self.on_stop is not None:
+            self.on_stop(self.status)
         if status == TIMEOUT_STATUS and self._main:
             with contextlib.suppress(OSError):     # wake a host call blocked in the main thread
                 signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)

@@ -1,11 +1,13 @@
 """Process syscalls: exit, identity, signals, randomness, uname, scheduling, resource limits.
 
-The guest is one single-threaded process with pid = tid = 1 and parent 0 (deterministic; the host's pid
+The guest is one process with pid 1 (its main thread's tid) and parent 0 (deterministic; the host's pid
 means nothing inside the sandbox); uid/gid are the host's.
 
-Signals come only from the guest itself (kill, tkill, tgkill to its own pid/tid) and follow Linux: a
-blocked signal stays pending until rt_sigprocmask unblocks it. Delivery happens synchronously, before
-the syscall returns: SIG_IGN and default-ignored signals (SIGCHLD, SIGURG, SIGWINCH, SIGCONT, the stop
+Signals come only from the guest itself (kill to its own pid, tkill/tgkill to one of its threads) and
+follow Linux: each thread has its own mask and pending set, and a blocked signal stays pending until
+rt_sigprocmask unblocks it. kill() is taken by the calling thread. A signal sent to another thread is
+delivered at that thread's next syscall, or interrupts the futex wait, sleep or poll it is blocked in
+(which then returns -EINTR). Delivery happens synchronously, before the syscall returns: SIG_IGN and default-ignored signals (SIGCHLD, SIGURG, SIGWINCH, SIGCONT, the stop
 signals) do nothing; SIG_DFL otherwise stops the instance with exit status 128 + signal, as a shell
 reports it (abort() ends with 134). A handler is called through the exported function table
 (`__indirect_function_table`, link with -Wl,--export-table) with the signal number, or with
@@ -14,9 +16,7 @@ reports it (abort() ends with 134). A handler is called through the exported fun
 and the default action applies (docs/wasm32-abi.md, section 6). Leaving a handler with siglongjmp can't
 unwind through the host and ends the program as a trap.
 
-Threads don't exist (clone is -ENOSYS), so futex follows the ABI's single-thread rules: WAIT returns
--EAGAIN when the word differs, sleeps out a timeout and returns -ETIMEDOUT, and without a timeout is a
-deadlock that ends the program with status 134; WAKE wakes nobody.
+Threads, futexes, exit and exit_group are in threads.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import errno
 import os
 import resource
 import struct
-import time as _time
 
 from . import abi
 from ._registry import syscall
@@ -41,18 +40,8 @@ _RLIMIT_NOFILE = 7
 _RLIMIT = struct.Struct("<QQ")
 
 
-@syscall("exit", "exit_group")
-def sys_exit(proc, status):
-    raise ProcessExit(status & 0xFF)
-
-
 @syscall("getpid")
 def sys_getpid(proc):
-    return PID
-
-
-@syscall("gettid")
-def sys_gettid(proc):
     return PID
 
 
@@ -71,11 +60,6 @@ def sys_getgid(proc):
     return os.getgid()
 
 
-@syscall("set_tid_address")
-def sys_set_tid_address(proc, tidptr):
-    return PID
-
-
 @syscall("getrandom")
 def sys_getrandom(proc, buf, length, flags):
     data = os.urandom(min(u32(length), 1 << 25))
@@ -91,11 +75,6 @@ def _utsname_field(text: str) -> bytes:
 def sys_uname(proc, buf):
     fields = ("Linux", "muslforge", os.uname().release, "#1 muslforge wasm32 embedder", "wasm32", "(none)")
     proc.mem.write(buf, b"".join(_utsname_field(f) for f in fields))
-    return 0
-
-
-@syscall("sched_yield")
-def sys_sched_yield(proc):
     return 0
 
 
@@ -184,15 +163,16 @@ def sys_rt_sigaction(proc, sig, act, oldact, sigsetsize):
 def sys_rt_sigprocmask(proc, how, new_set, old_set, sigsetsize):
     if sigsetsize != 8:
         raise Errno(errno.EINVAL)
-    old = proc.sigmask
+    thread = proc.threads.current
+    old = thread.sigmask
     if new_set:
         value = struct.unpack("<Q", proc.mem.read(new_set, 8))[0]
         if how == abi.SIG_BLOCK:
-            proc.sigmask = _unblockable(old | value)
+            thread.sigmask = _unblockable(old | value)
         elif how == abi.SIG_UNBLOCK:
-            proc.sigmask = old & ~value
+            thread.sigmask = old & ~value
         elif how == abi.SIG_SETMASK:
-            proc.sigmask = _unblockable(value)
+            thread.sigmask = _unblockable(value)
         else:
             raise Errno(errno.EINVAL)
     if old_set:
@@ -203,12 +183,13 @@ def sys_rt_sigprocmask(proc, how, new_set, old_set, sigsetsize):
 
 @syscall("rt_sigpending")
 def sys_rt_sigpending(proc, set_ptr, sigsetsize):
-    proc.mem.store_u64(set_ptr, proc.pending)
+    proc.mem.store_u64(set_ptr, proc.threads.current.pending)
     return 0
 
 
 _SA_SIGINFO, _SA_NODEFER, _SA_RESETHAND = 4, 0x40000000, 0x80000000
 _SI_TKILL = -6
+_UC_SIGMASK = 20                           # ucontext_t: uc_flags, uc_link, uc_stack (12 bytes), uc_sigmask
 _SIGACTION = struct.Struct("<IIIQ")        # handler, flags, restorer, mask
 
 
@@ -221,23 +202,39 @@ def _unblockable(mask: int) -> int:
 
 
 def send_self(proc, sig: int) -> int:
-    """A signal sent to this process: pending while blocked, else delivered now (see the module doc)."""
+    """A signal sent to the calling thread: pending while blocked, else delivered now (module doc)."""
     if sig == 0:
         return 0
     _check_signal(sig)
-    if proc.sigmask & _bit(sig) and sig not in (abi.SIGKILL, abi.SIGSTOP):
-        proc.pending |= _bit(sig)
+    thread = proc.threads.current
+    if thread.sigmask & _bit(sig) and sig not in (abi.SIGKILL, abi.SIGSTOP):
+        thread.pending |= _bit(sig)
         return 0
     deliver(proc, sig)
     return 0
 
 
+def send_thread(proc, thread, sig: int) -> int:
+    """A signal sent to another thread: pending there, and its blocking wait (if any) interrupted."""
+    if sig == 0:
+        return 0
+    _check_signal(sig)
+    if thread is proc.threads.current:
+        return send_self(proc, sig)
+    with proc.threads.lock:
+        thread.pending |= _bit(sig)
+    thread.interrupt()
+    return 0
+
+
 def deliver_pending(proc) -> None:
     """Deliver every pending signal the mask no longer blocks, lowest number first."""
-    while proc.pending & ~proc.sigmask:
-        ready = proc.pending & ~proc.sigmask
+    thread = proc.threads.current
+    while thread.pending & ~thread.sigmask:
+        ready = thread.pending & ~thread.sigmask
         sig = (ready & -ready).bit_length()
-        proc.pending &= ~_bit(sig)
+        with proc.threads.lock:
+            thread.pending &= ~_bit(sig)
         deliver(proc, sig)
 
 
@@ -258,20 +255,26 @@ def deliver(proc, sig: int) -> None:
 
 
 def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
-    saved = proc.sigmask
-    proc.sigmask = _unblockable(saved | mask | (0 if flags & _SA_NODEFER else _bit(sig)))
+    """Call the handler with the signal (and sa_mask) blocked; afterwards the mask is the one the
+    handler left in its ucontext's uc_sigmask (SA_SIGINFO), as sigreturn restores it on Linux."""
+    thread = proc.threads.current
+    saved = thread.sigmask
+    thread.sigmask = _unblockable(saved | mask | (0 if flags & _SA_NODEFER else _bit(sig)))
     if flags & _SA_RESETHAND:
         proc.sigactions.pop(sig, None)
     context = proc.mem.context
     nparams = len(function.type(context).params)
     if nparams == 3:
         info = proc.signal_scratch()
+        context_at = info + 256
         proc.mem.fill(info, 512)
         proc.mem.write(info, struct.pack("<iiiII", sig, 0, _SI_TKILL, PID, os.getuid()))
-        function(context, sig, info, info + 256)
+        proc.mem.store_u64(context_at + _UC_SIGMASK, saved)
+        function(context, sig, info, context_at)
+        saved = _unblockable(struct.unpack("<Q", proc.mem.read(context_at + _UC_SIGMASK, 8))[0])
     else:
         function(context, *([sig] if nparams == 1 else []))
-    proc.sigmask = saved
+    thread.sigmask = saved
     deliver_pending(proc)
 
 
@@ -284,9 +287,12 @@ def sys_kill(proc, pid, sig):
 
 @syscall("tkill")
 def sys_tkill(proc, tid, sig):
-    if tid != PID:
-        raise Errno(errno.ESRCH if tid > 0 else errno.EINVAL)
-    return send_self(proc, sig)
+    if tid <= 0:
+        raise Errno(errno.EINVAL)
+    thread = proc.threads.find(tid)
+    if thread is None:
+        raise Errno(errno.ESRCH)
+    return send_thread(proc, thread, sig)
 
 
 @syscall("tgkill")
@@ -294,34 +300,6 @@ def sys_tgkill(proc, tgid, tid, sig):
     if tgid != PID:
         raise Errno(errno.ESRCH)
     return sys_tkill(proc, tid, sig)
-
-
-# ---- single-threaded futex, children -------------------------------------------------------------
-
-_FUTEX_WAIT, _FUTEX_WAKE, _FUTEX_WAIT_BITSET, _FUTEX_WAKE_BITSET = 0, 1, 9, 10
-_FUTEX_CLOCK_REALTIME = 256
-
-
-@syscall("futex_time64", "futex")
-def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
-    command = op & 127
-    if command in (_FUTEX_WAKE, _FUTEX_WAKE_BITSET):
-        return 0
-    if command not in (_FUTEX_WAIT, _FUTEX_WAIT_BITSET):
-        raise Errno(errno.ENOSYS)
-    if proc.mem.load_u32(uaddr) != u32(val):
-        raise Errno(errno.EAGAIN)
-    if not timeout:
-        proc.log("muslforge.wasm: futex wait with no other thread to wake it: deadlock")
-        raise ProcessExit(134)
-    from .time import read_timespec
-    wanted = read_timespec(proc, timeout)
-    if command == _FUTEX_WAIT_BITSET:
-        clock = _time.CLOCK_REALTIME if op & _FUTEX_CLOCK_REALTIME else _time.CLOCK_MONOTONIC
-        wanted -= _time.clock_gettime_ns(clock)
-    if wanted > 0:
-        _time.sleep(wanted / 1e9)
-    raise Errno(errno.ETIMEDOUT)
 
 
 @syscall("waitid")

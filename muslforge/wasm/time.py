@@ -61,11 +61,15 @@ def sys_nanosleep(proc, req, rem):
 
 @syscall("clock_nanosleep_time64", "clock_nanosleep")
 def sys_clock_nanosleep(proc, clock, flags, req, rem):
-    """Sleeps in the host; never interrupted (no signals are delivered), so *rem is left alone."""
+    """Sleeps in the host until the time or a signal for this thread (-EINTR, the time left in *rem
+    for a relative sleep), as on Linux."""
     host = _host_clock(clock)
     wanted = read_timespec(proc, req)
     if flags & abi.TIMER_ABSTIME:
         wanted -= time.clock_gettime_ns(host)
-    if wanted > 0:
-        time.sleep(wanted / _NS)
-    return 0
+    deadline = time.monotonic_ns() + max(0, wanted)
+    if not proc.threads.sleep_until(deadline):
+        return 0
+    if rem and not flags & abi.TIMER_ABSTIME:
+        write_timespec(proc, rem, max(0, deadline - time.monotonic_ns()))
+    raise Errno(errno.EINTR)
