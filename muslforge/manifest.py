@@ -31,7 +31,7 @@ from .config.musl import MuslRelease
 from .config.toolchain import Toolchain
 from .errors import MuslforgeError
 from .package import TAR_FORMAT, XZ_SETTINGS, dist_root, write_atomically
-from .patch import Series
+from .patch import Series, provenance
 from .verify import sha256_file
 
 FORMAT = 1
@@ -54,14 +54,26 @@ def release_inputs(release: MuslRelease, series: Series, toolchain: Toolchain, e
         "format": FORMAT,
         "muslforge": __version__,
         "musl": {"version": release.version, "file": release.file, "sha256": release.sha256},
-        "patches": {"series_sha256": sha256_file(series.series_file), "digest": series.digest(),
-                    "applied": [{"order": n, "name": f"{p.parent.name}/{p.name}", "sha256": sha256_file(p)}
-                                for n, p in enumerate(series.patches, 1)]},
+        "patches": patches_info(series),
         "toolchain": toolchain_info(toolchain),
         "source_date_epoch": epoch,
         "packaging": {"tar": tarfile_format_name(), "compressor": "xz", "xz_preset": XZ_SETTINGS["preset"],
                       "xz_check": "crc64"},
     }
+
+
+def patches_info(series: Series) -> dict:
+    """Every patch applied, in order, with its upstream commit and the CVEs it fixes (security_fixes
+    lists them by CVE so a reader sees at a glance what this release is patched against)."""
+    applied, fixes = [], {}
+    for number, patch in enumerate(series.patches, 1):
+        origin, name = provenance(patch), f"{patch.parent.name}/{patch.name}"
+        applied.append({"order": number, "name": name, "sha256": sha256_file(patch),
+                        "upstream": origin.upstream, "cves": list(origin.cves)})
+        for cve in origin.cves:
+            fixes.setdefault(cve, []).append(name)
+    return {"series_sha256": sha256_file(series.series_file), "digest": series.digest(), "applied": applied,
+            "security_fixes": [{"cve": cve, "patches": names} for cve, names in sorted(fixes.items())]}
 
 
 def tarfile_format_name() -> str:

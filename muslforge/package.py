@@ -186,6 +186,7 @@ def _atomic_target(dest: Path) -> Iterator[Path]:
     """A temporary path beside dest: renamed onto dest on success, removed on any exception (Ctrl-C too)."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest)
     try:
         yield tmp
     except BaseException:
@@ -194,6 +195,34 @@ def _atomic_target(dest: Path) -> Iterator[Path]:
     with open(tmp, "rb") as written:
         os.fsync(written.fileno())
     os.replace(tmp, dest)
+
+
+def remove_stale_temporaries(dest: Path) -> list[Path]:
+    """Delete dest's temporaries left by processes that no longer run (a SIGKILL skips every cleanup).
+
+    A temporary is named .<dest name>.<pid>.tmp; one whose pid is alive belongs to a run in progress.
+    """
+    removed = []
+    for tmp in dest.parent.glob(f".{glob_escape(dest.name)}.*.tmp"):
+        pid = tmp.name[len(dest.name) + 2:-len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ---------------------------------------------------------------------------------------- one arch

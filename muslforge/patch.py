@@ -102,6 +102,21 @@ def _overlay_files(overlay: Path) -> tuple[Path, ...]:
     return tuple(sorted(p for p in overlay.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provenance:
+    """Where a patch comes from, read from its header (the text before the first '--- ' line)."""
+
+    upstream: str | None   # "musl commit <40 hex>" when the patch is an upstream change carried back
+    cves: tuple[str, ...]  # every CVE id the header names
+
+
+def provenance(patch: Path) -> Provenance:
+    header = patch.read_text(encoding="utf-8", errors="replace").split("\n--- ", 1)[0]
+    commit = re.search(r"^Upstream: (musl commit [0-9a-f]{40})", header, re.M)
+    cves = tuple(dict.fromkeys(re.findall(r"CVE-\d{4}-\d{4,}", header)))
+    return Provenance(upstream=commit.group(1) if commit else None, cves=cves)
+
+
 def tree_dir(src_root: Path, series: Series) -> Path:
     """Where the patched tree for this series lives: build/src/musl-<version>-<digest12>."""
     return src_root / f"musl-{series.version}-{series.digest()[:12]}"

@@ -21,7 +21,7 @@ from .. import manifest, package, paths
 from ..config.arch import Arch, RunMode
 from . import action
 from .context import Context, load_context
-from .sysroot import libc_path
+from .sysroot import TreeUnchanged, libc_path
 
 
 def chosen_arches(ctx: Context) -> list[Arch]:
@@ -78,19 +78,6 @@ def _package_inputs(ctx: Context, arch: Arch) -> dict:
             "epoch": package.source_date_epoch(ctx.release.source_date_epoch)}
 
 
-class TreeUnchanged:
-    """doit uptodate: a digest of every file under a folder (a rebuilt sysroot with equal bytes is
-    unchanged, a sysroot edited by hand is not)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def __call__(self, task, values) -> bool:
-        digest = package.tree_digest(self.root) if self.root.is_dir() else None
-        task.value_savers.append(lambda: {"tree": digest})
-        return digest is not None and values.get("tree") == digest
-
-
 def do_package(arch: str, version: str, toolchain: str) -> None:
     ctx = load_context(version, toolchain)
     target = next(a for a in ctx.arches if a.name == arch)
@@ -112,7 +99,8 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
     return {
         "actions": [action(do_release, parts=[str(p) for p in parts])],
         "file_dep": [str(p) for pair in zip(tarballs, parts) for p in pair],
-        "targets": [str(release_dir(version) / manifest.MANIFEST), str(release_dir(version) / manifest.SUMS)],
+        "targets": [str(release_dir(version) / name)  # every file it publishes: a deleted one re-runs it
+                    for name in (manifest.MANIFEST, manifest.SUMS, *(t.name for t in tarballs))],
         "uptodate": [config_changed(",".join(a.name for a in arches))],
         "clean": [(shutil.rmtree, [str(release_dir(version))], {"ignore_errors": True})],  # the whole folder
         "verbosity": 2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from doit.tools import config_changed
 
@@ -20,17 +21,32 @@ def fetch_task(ctx: Context) -> dict:
     return {
         "actions": [action(do_fetch, version=ctx.release.version)],
         "targets": [str(tarball_path(ctx))],
-        "uptodate": [config_changed(ctx.release.sha256)],
+        "uptodate": [config_changed(ctx.release.sha256), (cached_copy_matches, [ctx.release.version])],
         "verbosity": 2,
     }
 
 
+def cached_copy_matches(version: str) -> bool:
+    """doit uptodate: the cached tarball still has its pinned sha256 (a copy changed since the last
+    fetch makes fetch run again, which deletes it and downloads it anew)."""
+    from ..verify import sha256_file
+    ctx = load_context(version, DEFAULT_TOOLCHAIN)
+    cached = tarball_path(ctx)
+    return cached.is_file() and sha256_file(cached) == ctx.release.sha256
+
+
 def do_fetch(version: str) -> None:
+    verified_tarball(version)
+
+
+def verified_tarball(version: str) -> Path:
+    """The cached tarball, its sha256 (and cached signature) checked now, at use: a copy that changed
+    since it was fetched is deleted and fetched again, with a warning naming it."""
     from .. import fetch  # requests is imported only when something is fetched
     ctx = load_context(version, DEFAULT_TOOLCHAIN)
     mirrors = os.environ.get("MUSLFORGE_MIRRORS", "").split()
-    fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=mirrors,
-                require_signature=os.environ.get("MUSLFORGE_REQUIRE_SIGNATURE") == "1")
+    return fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=mirrors,
+                       require_signature=os.environ.get("MUSLFORGE_REQUIRE_SIGNATURE") == "1")
 
 
 def src_root():
@@ -48,6 +64,6 @@ def patch_task(ctx: Context) -> dict:
 
 def do_patch(version: str) -> None:
     ctx = load_context(version, DEFAULT_TOOLCHAIN)
-    tree = prepare_tree(tarball_path(ctx), ctx.series, src_root(), log=paths.log_path("patch"))
+    tree = prepare_tree(verified_tarball(version), ctx.series, src_root(), log=paths.log_path("patch"))
     print(f"PATCH    musl-{version}: port/ overlay ({len(ctx.series.overlay_files)} files), "
           f"{len(ctx.series.patches)} patch(es), syscall headers -> {tree}")

@@ -24,6 +24,27 @@ def libc_path(arch: Arch) -> Path:
     return paths.sysroot_dir(arch.name) / "lib" / "libc.a"
 
 
+class TreeUnchanged:
+    """doit uptodate: the folder's whole tree (tree_digest) is the one recorded when the task last ran.
+
+    The digest is recorded after the task's actions, so build records the sysroot it produced, and
+    smoke and package the one they tested and packed. A file deleted or edited by hand makes all three
+    run again; a rebuild that gives the same bytes does not re-run smoke or package.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def digest(self) -> str | None:
+        from ..package import tree_digest
+        return tree_digest(self.root) if self.root.is_dir() else None
+
+    def __call__(self, task, values) -> bool:
+        task.value_savers.append(lambda: {"tree": self.digest()})
+        recorded = values.get("tree")
+        return recorded is not None and recorded == self.digest()
+
+
 def compiler_rt_task(ctx: Context) -> dict:
     """Fetched once, before the builds that compile builtins from it (parallel builds would race)."""
     from ..builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
@@ -57,7 +78,8 @@ def build_tasks(ctx: Context):
             "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name)))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
                                          "musl": ctx.release.sha256, "series": ctx.series.digest(),
-                                         "tools": buildtools.FORMAT})],
+                                         "tools": buildtools.FORMAT}),
+                         TreeUnchanged(paths.sysroot_dir(arch.name))],  # a hand-edited sysroot is rebuilt
             "verbosity": 2,
         }
 
@@ -96,6 +118,7 @@ def smoke_tasks(ctx: Context):
             "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
             "task_dep": needs_image(),
             "targets": [str(smoke_report(arch.name))],
+            "uptodate": [TreeUnchanged(paths.sysroot_dir(arch.name))],
             "verbosity": 2,
         }
 

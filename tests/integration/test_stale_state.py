@@ -1,0 +1,86 @@
+"""Nothing stale is trusted: inputs are verified when used, outputs are tracked whole, runs that share a
+cache or build dir take turns. Real doit runs with a private build dir, cache and loopback mirror."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import Doit
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def doit(session_mirror, tmp_path) -> Doit:
+    return Doit(tmp_path / "build", tmp_path / "cache", session_mirror.url)
+
+
+def _tampered_copy(original: Path, dest: Path) -> None:
+    """A well-formed musl tarball with one file added: valid to unpack, wrong by its pinned sha256."""
+    buffer = io.BytesIO()
+    with tarfile.open(original, "r:gz") as source, tarfile.open(fileobj=buffer, mode="w") as out:
+        for member in source.getmembers():
+            out.addfile(member, source.extractfile(member) if member.isfile() else None)
+        info = tarfile.TarInfo(f"{source.getmembers()[0].name.split('/')[0]}/PLANTED")
+        info.size = 6
+        out.addfile(info, io.BytesIO(b"pwned\n"))
+    dest.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+
+
+def test_tarball_changed_in_the_cache_is_refetched_when_used(doit, musl_tarballs):
+    """Once fetch is done, a modified cached tarball must not be unpacked: patch verifies it again."""
+    doit("patch")
+    cached = doit.cache / "musl-1.2.6.tar.gz"
+    _tampered_copy(musl_tarballs / "musl-1.2.6.tar.gz", cached)
+    for tree in (doit.build / "src").iterdir():
+        (tree / ".muslforge-complete").unlink(missing_ok=True)
+    done = doit("patch")
+    assert f"{cached} does not match its pinned sha256; deleted it and fetching it again" in done.stdout
+    assert cached.read_bytes() == (musl_tarballs / "musl-1.2.6.tar.gz").read_bytes()
+    assert not list((doit.build / "src").glob("*/PLANTED"))
+
+
+def test_tarball_changed_in_the_cache_reruns_fetch(doit, musl_tarballs):
+    doit("fetch")
+    cached = doit.cache / "musl-1.2.6.tar.gz"
+    _tampered_copy(musl_tarballs / "musl-1.2.6.tar.gz", cached)
+    done = doit("fetch")
+    assert "fetch" in doit.executed(done.stdout)
+    assert cached.read_bytes() == (musl_tarballs / "musl-1.2.6.tar.gz").read_bytes()
+
+
+def _fake_sysroot(build: Path, arch: str = "x86_64") -> Path:
+    """A small sysroot-shaped folder: enough for package and release, not for smoke (they run -s)."""
+    root = build / "sysroots" / arch
+    (root / "include").mkdir(parents=True)
+    (root / "include" / "stdio.h").write_text("/* stdio */\n")
+    (root / "lib").mkdir()
+    for name in ("libc.a", "crt1.o", "crti.o", "crtn.o", "libclang_rt.builtins.a"):
+        (root / "lib" / name).write_bytes(name.encode() * 20)
+    return root
+
+
+def test_a_deleted_release_tarball_is_published_again(doit, tmp_path):
+    """Every file release publishes is a target: one deleted from dist/ is not 'up to date'."""
+    _fake_sysroot(doit.build)
+    dist = {"MUSLFORGE_DIST_DIR": str(tmp_path / "dist")}
+    doit("-s", "package:x86_64", **dist)
+    doit("-s", "release", "arches=x86_64", **dist)
+    published = tmp_path / "dist" / "1.2.6" / "muslforge-musl-1.2.6-x86_64.tar.xz"
+    published.unlink()
+    done = doit("-s", "release", "arches=x86_64", **dist)
+    assert doit.executed(done.stdout) == ["release"]
+    assert published.is_file()
+
+
+def test_a_sysroot_edited_after_packing_is_packed_again(doit, tmp_path):
+    sysroot = _fake_sysroot(doit.build)
+    doit("-s", "package:x86_64")
+    (sysroot / "include" / "stdio.h").unlink()
+    done = doit("-s", "package:x86_64")
+    assert doit.executed(done.stdout) == ["package:x86_64"]
