@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import proc
+from . import lock, proc
 from .errors import CommandFailed, MuslforgeError
 
 SOURCE = "source"  # a builtins_debs value: no usable package, build from compiler-rt source
@@ -177,6 +177,15 @@ def obtain_compiler_rt_source(cache: Path, *, run: Run = proc.run,
     base = target.parent
     if (target / "CMakeLists.txt").is_file():
         return target
+    base.mkdir(parents=True, exist_ok=True)
+    with lock.held(base / "lock", f"the {package} {version} source"):  # runs sharing the cache take turns
+        if not (target / "CMakeLists.txt").is_file():
+            _download_compiler_rt(target, run, sources_file, package, version)
+    return target
+
+
+def _download_compiler_rt(target: Path, run: Run, sources_file: Path, package: str, version: str) -> None:
+    base = target.parent
     apt_dir = base / "apt"
     options = _private_apt(apt_dir, sources_file)
     run(["apt-get", *options, "update"])
@@ -191,7 +200,6 @@ def obtain_compiler_rt_source(cache: Path, *, run: Run = proc.run,
                               f"{package}={version} (needs deb-src entries).")
     _extract_builtins(origs[0], target)
     shutil.rmtree(download)  # 165 MB of tarball; only the builtins folder is kept
-    return target
 
 
 def _private_apt(apt_dir: Path, sources_file: Path) -> list[str]:

@@ -43,3 +43,7 @@ class CommandFailed(MuslforgeError):
 
 class BackendError(MuslforgeError):
     """The chosen backend (Docker daemon, toolchain image) is not usable."""
+
+
+class LockError(MuslforgeError):
+    """Another run holds a file or folder this run needs, for longer than it is willing to wait."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TextIO
 
-from . import progress
+from . import lock, progress
 from .config.musl import MuslRelease
 from .errors import FetchError, VerifyError
 from .verify import check_signature, sha256_file
@@ -116,9 +116,17 @@ def fetch(release: MuslRelease, *, cache: Path, mirrors_first: Sequence[str] = (
     keyring is the armored release key (default: release.signing_key); backoff the retry backoff factor
     in seconds (default: $MUSLFORGE_FETCH_BACKOFF or 0.5); stream receives the summary and warnings.
     """
-    target = cache / release.file
     _make_dir(cache)
     bases = _bases(mirrors_first, release.mirrors)
+    # One run at a time per file: another waits, then finds the verified file in the cache.
+    with lock.held(cache / (release.file + ".lock"), release.file, stream=stream):
+        return _fetch_locked(release, cache, bases, require_signature, keyring, backoff, timeout, stream)
+
+
+def _fetch_locked(release: MuslRelease, cache: Path, bases: list[str], require_signature: bool,
+                  keyring: Path | None, backoff: float | None, timeout: tuple[float, float],
+                  stream: TextIO | None) -> Path:
+    target = cache / release.file
     net = _Net(backoff, timeout)
     try:
         fresh = not _cache_hit(target, release, stream)

@@ -8,7 +8,8 @@
     mirror.always(name, "corrupt")            # every GET serves the file with one byte flipped
     mirror.requests                           # [(path, Range header or None), ...] seen so far
 
-Actions: ok, 500, 404, truncate, corrupt, norange (200 with the whole file even when a Range was asked).
+Actions: ok, 500, 404, truncate, corrupt, norange (200 with the whole file even when a Range was asked),
+slow (the body in 20 pieces, 0.1 s apart), hang (accept, read the request, never answer).
 Range requests (bytes=N-) are honoured with 206, or 416 when N is past the end.
 """
 
@@ -19,6 +20,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -57,6 +59,7 @@ class MirrorServer:
         self._scripts: dict[str, deque[str]] = {}
         self._always: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.hung = threading.Event()  # set to release requests held by the 'hang' action
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
@@ -87,6 +90,7 @@ class MirrorServer:
         return self._always.get(name, "ok")
 
     def close(self) -> None:
+        self.hung.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -104,6 +108,8 @@ def _handler_for(server: MirrorServer):
             name = self.path.lstrip("/")
             action = server.next_action(name)
             path = server.root / name
+            if action == "hang":
+                return server.hung.wait(60)
             if action in ("500", "404") or not path.is_file():
                 return self._empty(500 if action == "500" else 404)
             data = path.read_bytes()
@@ -117,7 +123,7 @@ def _handler_for(server: MirrorServer):
                 self._send(206, body, {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},
                            truncate=action == "truncate")
             else:
-                self._send(200, data, {}, truncate=action == "truncate")
+                self._send(200, data, {}, truncate=action == "truncate", slow=action == "slow")
 
         def _empty(self, code: int, headers: dict[str, str] | None = None) -> None:
             self.send_response(code)
@@ -126,7 +132,8 @@ def _handler_for(server: MirrorServer):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def _send(self, code: int, body: bytes, headers: dict[str, str], truncate: bool) -> None:
+        def _send(self, code: int, body: bytes, headers: dict[str, str], truncate: bool,
+                  slow: bool = False) -> None:
             self.send_response(code)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -138,6 +145,13 @@ def _handler_for(server: MirrorServer):
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if slow:
+                piece = len(body) // 20 + 1
+                for start in range(0, len(body), piece):
+                    self.wfile.write(body[start:start + piece])
+                    self.wfile.flush()
+                    time.sleep(0.1)
                 return
             self.wfile.write(body)
 

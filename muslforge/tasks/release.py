@@ -57,7 +57,8 @@ def package_tasks(ctx: Context):
         yield {
             "name": arch.name,
             "doc": f"pack the {arch.name} sysroot into a reproducible release tarball",
-            "actions": [action(do_package, arch=arch.name, version=version, toolchain=ctx.toolchain.name)],
+            "actions": [action(do_package, lock=f"sysroot-{arch.name}", arch=arch.name, version=version,
+                               toolchain=ctx.toolchain.name)],
             "file_dep": [str(libc_path(arch)), *_doc_deps(arch)],
             "task_dep": [f"smoke:{arch.name}"],  # never pack a sysroot whose smoke programs fail
             "targets": [str(tarball), str(manifest.part_path(tarball))],
@@ -97,7 +98,7 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
     tarballs = [tarball_path(version, arch.name) for arch in arches]
     parts = [manifest.part_path(t) for t in tarballs]
     return {
-        "actions": [action(do_release, parts=[str(p) for p in parts])],
+        "actions": [action(do_release, lock="dist", parts=[str(p) for p in parts])],
         "file_dep": [str(p) for pair in zip(tarballs, parts) for p in pair],
         "targets": [str(release_dir(version) / name)  # every file it publishes: a deleted one re-runs it
                     for name in (manifest.MANIFEST, manifest.SUMS, *(t.name for t in tarballs))],

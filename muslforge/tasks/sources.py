@@ -55,7 +55,7 @@ def src_root():
 
 def patch_task(ctx: Context) -> dict:
     return {
-        "actions": [action(do_patch, version=ctx.release.version)],
+        "actions": [action(do_patch, lock=f"src-musl-{ctx.release.version}", version=ctx.release.version)],
         "file_dep": [str(tarball_path(ctx)), *map(str, ctx.series.files)],
         "targets": [str(marker(src_root(), ctx.series))],
         "verbosity": 2,

@@ -71,8 +71,8 @@ def build_tasks(ctx: Context):
         yield {
             "name": arch.name,
             "doc": f"build the {arch.name} sysroot ({arch.triple})",
-            "actions": [action(do_build, arch=arch.name, version=ctx.release.version,
-                               toolchain=ctx.toolchain.name)],
+            "actions": [action(do_build, lock=f"sysroot-{arch.name}", arch=arch.name,
+                               version=ctx.release.version, toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
             "task_dep": needs_image() + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
             "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name)))],
@@ -113,8 +113,8 @@ def smoke_tasks(ctx: Context):
         yield {
             "name": arch.name,
             "doc": f"compile and run the smoke programs for {arch.name}",
-            "actions": [action(do_smoke, arch=arch.name, version=ctx.release.version,
-                               toolchain=ctx.toolchain.name)],
+            "actions": [action(do_smoke, lock=f"sysroot-{arch.name}", arch=arch.name,
+                               version=ctx.release.version, toolchain=ctx.toolchain.name)],
             "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
             "task_dep": needs_image(),
             "targets": [str(smoke_report(arch.name))],

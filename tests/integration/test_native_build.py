@@ -74,6 +74,22 @@ def test_editing_a_patch_reruns_patch_and_every_build(native_built, tmp_path):
     assert _status_of(status, "fetch") == "U"
 
 
+def test_a_file_deleted_from_a_sysroot_reruns_build_smoke_and_package(native_built):
+    """The sysroot is tracked by a digest of its whole tree, not by libc.a alone."""
+    native_built("smoke:x86_64")
+    header = native_built.build / "sysroots" / "x86_64" / "include" / "stdio.h"
+    saved = header.read_bytes()
+    header.unlink()
+    try:
+        status = native_built("list", "--all", "--status").stdout
+        for task in ("build:x86_64", "smoke:x86_64", "package:x86_64"):
+            assert _status_of(status, task) == "R", task
+        assert _status_of(status, "build:aarch64") == "U"
+    finally:
+        header.write_bytes(saved)
+    assert _status_of(native_built("list", "--all", "--status").stdout, "build:x86_64") == "U"
+
+
 def test_cc_and_run_use_the_sysroot_and_pass_the_exit_status(native_built, tmp_path):
     source = tmp_path / "prog.c"
     source.write_text('#include <stdio.h>\nint main(int c, char **v) { printf("%s|%d\\n", v[1], c); return 42; }\n')

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import CHECKOUT
 
 from .conftest import Doit
 
@@ -84,3 +89,58 @@ def test_a_sysroot_edited_after_packing_is_packed_again(doit, tmp_path):
     (sysroot / "include" / "stdio.h").unlink()
     done = doit("-s", "package:x86_64")
     assert doit.executed(done.stdout) == ["package:x86_64"]
+
+
+# ---------------------------------------------------------------------------------------- locks
+
+def _start(doit: Doit, *args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=CHECKOUT, text=True,
+                            env={**doit.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_two_fetches_into_one_cache_take_turns(mirror, musl_tarballs, tmp_path):
+    """Two checkouts share the default cache: the second fetch waits for the first, then uses its file."""
+    mirror.add(musl_tarballs / "musl-1.2.6.tar.gz")
+    mirror.always("musl-1.2.6.tar.gz", "slow")
+    cache = tmp_path / "cache"
+    first = Doit(tmp_path / "one", cache, mirror.url)
+    second = Doit(tmp_path / "two", cache, mirror.url)
+    runs = [_start(first, "fetch")]
+    time.sleep(1.0)  # the first is downloading (about 2 s at the mirror's pace)
+    runs.append(_start(second, "fetch"))
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert "from cache, sha256 ok" in outputs[1]
+    assert "WAIT     musl-1.2.6.tar.gz: pid " in outputs[1] and "(doit fetch) holds" in outputs[1]
+    assert "Traceback" not in "".join(outputs)
+    assert mirror.hits("musl-1.2.6.tar.gz") == [None]  # one download, no collision on the .part
+    assert sorted(p.name for p in cache.iterdir()) == ["musl-1.2.6.tar.gz", "musl-1.2.6.tar.gz.lock"]
+
+
+def test_a_held_sysroot_makes_a_second_run_wait_or_say_who_holds_it(doit):
+    """A build dir's outputs are locked per arch: another run waits, and names the holder when it
+    gives up (MUSLFORGE_LOCK_TIMEOUT)."""
+    _fake_sysroot(doit.build)
+    holder = _start(doit, "-s", "package:x86_64")
+    holder.communicate(timeout=120)
+    lock_file = doit.build / "locks" / "sysroot-x86_64.lock"
+    script = ("import sys; from pathlib import Path; from muslforge import lock\n"
+              f"with lock.held(Path({str(lock_file)!r}), 'test'):\n"
+              "    print('held', flush=True); sys.stdin.readline()\n")
+    other = subprocess.Popen([sys.executable, "-c", script, "hold"], cwd=CHECKOUT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=doit.env)
+    assert other.stdout.readline() == "held\n"
+    (doit.build / "sysroots" / "x86_64" / "include" / "stdio.h").write_text("/* changed */\n")
+    refused = doit("-s", "package:x86_64", check=False, MUSLFORGE_LOCK_TIMEOUT="0.5")
+    assert refused.returncode == 1
+    assert f"holds {lock_file}" in refused.stdout and f"pid {other.pid} (-c hold)" in refused.stdout
+    assert "raise MUSLFORGE_LOCK_TIMEOUT to wait longer" in refused.stdout
+    assert "Traceback" not in refused.stdout
+    waiting = _start(doit, "-s", "package:x86_64")
+    line = waiting.stdout.readline()
+    while line.startswith(".  "):
+        line = waiting.stdout.readline()
+    assert line.startswith(f"WAIT     sysroot-x86_64 in {doit.build}: pid {other.pid}"), line
+    other.communicate("go\n", timeout=30)  # the holder lets go; the waiting run packs
+    rest = waiting.communicate(timeout=120)[0]
+    assert waiting.returncode == 0 and "PACKAGE  x86_64" in rest, rest
