@@ -6,10 +6,11 @@ MUSLFORGE_TOOLCHAIN), the backend with MUSLFORGE_BACKEND=docker|host|auto.
 """
 
 from muslforge import paths
-from muslforge.tasks import release, sources, sysroot, toolchain
+from muslforge.tasks import exit_on_interrupt, prepare_build_dir, release, sources, sysroot, toolchain
 from muslforge.tasks.context import load
 
-paths.build_dir().mkdir(parents=True, exist_ok=True)  # doit opens its database before any task runs
+prepare_build_dir()  # doit opens its database there before any task runs
+exit_on_interrupt()  # Ctrl-C: one line, exit status 130, no traceback
 
 DOIT_CONFIG = {
     "backend": "sqlite3",  # survives `doit -n 2`; the default dbm falls back to dbm.dumb here

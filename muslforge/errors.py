@@ -45,5 +45,9 @@ class BackendError(MuslforgeError):
     """The chosen backend (Docker daemon, toolchain image) is not usable."""
 
 
+class DirectoryError(MuslforgeError):
+    """A folder muslforge writes to (build dir, dist dir, cache) is a file or cannot be made."""
+
+
 class LockError(MuslforgeError):
     """Another run holds a file or folder this run needs, for longer than it is willing to wait."""

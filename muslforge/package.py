@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import paths
 from .config.arch import Arch, RunMode
-from .errors import MuslforgeError
+from .errors import DirectoryError, MuslforgeError
 from .flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
 from .progress import human_bytes
 
@@ -56,7 +56,11 @@ def tarball_name(version: str, arch: str) -> str:
 
 def dist_root() -> Path:
     """Where releases go: MUSLFORGE_DIST_DIR, else <checkout>/dist; a release is dist/<musl version>/."""
-    return Path(os.environ.get("MUSLFORGE_DIST_DIR") or paths.CHECKOUT / "dist").resolve()
+    root = Path(os.environ.get("MUSLFORGE_DIST_DIR") or paths.CHECKOUT / "dist").resolve()
+    if root.exists() and not root.is_dir():
+        raise DirectoryError(f"MUSLFORGE_DIST_DIR is {root}, which is a file, not a folder; point "
+                             f"MUSLFORGE_DIST_DIR at a folder (or unset it for <checkout>/dist).")
+    return root
 
 
 def source_date_epoch(default: int) -> int:

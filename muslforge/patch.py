@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import proc, unpack
+from .config._strict import not_utf8
 from .errors import CommandFailed, ConfigError, PatchError
 from .syscalls import TABLE, generate
 
@@ -82,8 +83,12 @@ def _read_series(folder: Path) -> list[Path]:
     if not series_file.is_file():
         raise ConfigError(f"{series_file}: missing. Every musl version needs a series file listing its "
                           f"patches in order (an empty file means no patches).")
+    try:
+        text = series_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(not_utf8(series_file, exc)) from None
     patches = []
-    for number, line in enumerate(series_file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         name = line.split("#", 1)[0].strip()
         if not name:
             continue

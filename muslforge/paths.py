@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from .errors import DirectoryError
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 # The data folders can be pointed elsewhere (a distro's own arch files or patches, or a test's copy).
 ARCHES_DIR = Path(os.environ.get("MUSLFORGE_ARCHES_DIR") or CHECKOUT / "arches")
@@ -17,6 +19,19 @@ SMOKE_DIR = CHECKOUT / "tests" / "smoke"
 def build_dir() -> Path:
     """All build outputs; MUSLFORGE_BUILD_DIR overrides <checkout>/build."""
     return Path(os.environ.get("MUSLFORGE_BUILD_DIR") or CHECKOUT / "build").resolve()
+
+
+def usable_dir(path: Path, variable: str) -> Path:
+    """path, made if missing; a DirectoryError when it names a file or cannot be made."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DirectoryError(f"{variable} is {path}, which is a file, not a folder; point {variable} at a "
+                             f"folder (or unset it for the default).") from None
+    except OSError as exc:
+        raise DirectoryError(f"cannot create {path} ({exc.strerror}); point {variable} at a writable "
+                             f"folder.") from None
+    return path
 
 
 def cache_dir() -> Path:

@@ -79,11 +79,16 @@ def run(
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  errors="replace")
         assert child.stdout is not None
-        for line in child.stdout:
-            tail.append(line)
-            relay(line, logfile, None if quiet else sys.stdout)
-            if on_line:
-                on_line(line)
+        try:
+            for line in child.stdout:
+                tail.append(line)
+                relay(line, logfile, None if quiet else sys.stdout)
+                if on_line:
+                    on_line(line)
+        except BaseException:  # Ctrl-C (or any error) while it runs: it must not outlive this run
+            child.kill()
+            child.wait()
+            raise
         returncode = child.wait()
     finally:
         if logfile:

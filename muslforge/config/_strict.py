@@ -17,6 +17,8 @@ def load_mapping(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(not_utf8(path, exc)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -24,6 +26,13 @@ def load_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top level, found {type(data).__name__}.")
     return data
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """'<path>: line 3 has the byte 0xe9, which is not UTF-8; ...': where the bad byte is and what to do."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return (f"{path}: line {line} has the byte 0x{exc.object[exc.start]:02x}, which is not UTF-8; save the "
+            f"file as UTF-8.")
 
 
 def check_keys(path: Path, data: dict[str, Any], required: Iterable[str], optional: Iterable[str] = (),

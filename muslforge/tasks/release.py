@@ -19,7 +19,7 @@ from doit.tools import config_changed
 
 from .. import manifest, package, paths
 from ..config.arch import Arch, RunMode
-from . import action
+from . import action, creator
 from .context import Context, load_context
 from .sysroot import TreeUnchanged, libc_path
 
@@ -50,6 +50,7 @@ def release_dir(version: str) -> Path:
 
 # ---------------------------------------------------------------------------------------- package
 
+@creator
 def package_tasks(ctx: Context):
     version = ctx.release.version
     for arch in ctx.arches:
@@ -93,6 +94,7 @@ def do_package(arch: str, version: str, toolchain: str) -> None:
 
 # ---------------------------------------------------------------------------------------- release
 
+@creator
 def release_task(ctx: Context, arches: list[Arch]) -> dict:
     version = ctx.release.version
     tarballs = [tarball_path(version, arch.name) for arch in arches]
@@ -113,6 +115,7 @@ def do_release(parts: list[str]) -> None:
     print(f"RELEASE  {folder} ({len(parts)} arch(es))")
 
 
+@creator
 def assemble_task(ctx: Context) -> dict:
     """`doit assemble parts=DIR[,DIR...]`: merge per-arch outputs made elsewhere into dist/<version>/."""
     sources = [s for s in (get_var("parts", None) or "").split(",") if s]
@@ -130,6 +133,7 @@ def do_assemble(sources: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------- verify, nightly
 
+@creator
 def verify_task(ctx: Context, dodo: str) -> dict:
     """`dodo`: the dodo file defining this task (pass __file__); the clean rebuild runs the same one."""
     return {"actions": [action(do_verify, version=ctx.release.version, dodo=str(dodo))], "uptodate": [False],
@@ -142,6 +146,7 @@ def do_verify(version: str, dodo: str) -> None:
                           log=paths.log_path("verify"), dodo=Path(dodo))
 
 
+@creator
 def nightly_task(ctx: Context, arches: list[Arch], dodo: str) -> dict:
     """`previous=PATH` (doit variable) names last night's summary.json; default build/nightly/summary.json."""
     return {"actions": [action(do_nightly, version=ctx.release.version, toolchain=ctx.toolchain.name,

@@ -9,7 +9,7 @@ from doit.tools import config_changed
 
 from .. import paths
 from ..patch import marker, prepare_tree
-from . import action
+from . import action, creator, uptodate
 from .context import DEFAULT_TOOLCHAIN, Context, load_context
 
 
@@ -17,11 +17,12 @@ def tarball_path(ctx: Context):
     return paths.cache_dir() / ctx.release.file
 
 
+@creator
 def fetch_task(ctx: Context) -> dict:
     return {
         "actions": [action(do_fetch, version=ctx.release.version)],
         "targets": [str(tarball_path(ctx))],
-        "uptodate": [config_changed(ctx.release.sha256), (cached_copy_matches, [ctx.release.version])],
+        "uptodate": [config_changed(ctx.release.sha256), uptodate(cached_copy_matches, ctx.release.version)],
         "verbosity": 2,
     }
 
@@ -53,6 +54,7 @@ def src_root():
     return paths.build_dir() / "src"
 
 
+@creator
 def patch_task(ctx: Context) -> dict:
     return {
         "actions": [action(do_patch, lock=f"src-musl-{ctx.release.version}", version=ctx.release.version)],

@@ -14,7 +14,7 @@ from ..build import BuildPlan, build_sysroot
 from ..config.arch import Arch
 from ..patch import marker, tree_dir
 from ..smoke import discover, run_smoke
-from . import action
+from . import action, creator
 from .context import Context, load_context
 from .sources import src_root
 from .toolchain import needs_image
@@ -45,6 +45,7 @@ class TreeUnchanged:
         return recorded is not None and recorded == self.digest()
 
 
+@creator
 def compiler_rt_task(ctx: Context) -> dict:
     """Fetched once, before the builds that compile builtins from it (parallel builds would race)."""
     from ..builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
@@ -66,6 +67,7 @@ def _builds_builtins(ctx: Context, arch: Arch) -> bool:
     return bool(arch.debian_arch) and ctx.toolchain.builtins_deb(arch.debian_arch) == SOURCE
 
 
+@creator
 def build_tasks(ctx: Context):
     for arch in ctx.arches:
         yield {
@@ -106,6 +108,7 @@ def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Pa
     return None, None
 
 
+@creator
 def smoke_tasks(ctx: Context):
     for arch in ctx.arches:
         smoke_files = [p for program in discover(paths.SMOKE_DIR, arch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import paths
-from . import action
+from . import action, creator, uptodate
 from .context import Context, load_context
 
 
@@ -21,22 +21,26 @@ def backend_at_load() -> str:
     return "docker" if daemon_address_exists() else "host"
 
 
+@creator
 def toolchain_task(ctx: Context) -> dict:
-    from ..image import image_tag, recipe_files
+    from ..image import recipe_files
     tc = ctx.toolchain
     return {
         "actions": [action(do_toolchain, toolchain=tc.name)],
         "file_dep": [str(p) for p in (*recipe_files(), tc.path)],
-        "uptodate": [(_image_present, [image_tag(tc)])],
+        "uptodate": [uptodate(_image_present, tc.name)],
         "verbosity": 2,
     }
 
 
-def _image_present(tag: str) -> bool:
+def _image_present(toolchain: str) -> bool:
+    """The image tag is computed here, not while doit loads tasks: it runs dpkg, which `doit list`
+    must not need."""
     if backend_at_load() != "docker":
         return True  # nothing to build for the host backend
     from ..docker import image_present_fast
-    return image_present_fast(tag)
+    from ..image import image_tag
+    return image_present_fast(image_tag(load_context(None, toolchain).toolchain))
 
 
 def do_toolchain(toolchain: str) -> None:

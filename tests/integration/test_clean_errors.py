@@ -1,0 +1,84 @@
+"""One clean paragraph where a traceback used to be: Ctrl-C, a Docker daemon that is not there, files that
+are not UTF-8, directories that are files, a host without dpkg, unknown arches, unsafe patches, a mirror
+that never answers. Real doit runs, a real loopback server, real signals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHECKOUT
+
+from .conftest import Doit
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def doit(mirror, tmp_path) -> Doit:
+    return Doit(tmp_path / "build", tmp_path / "cache", mirror.url)
+
+
+def _clean(done: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in done.stdout, done.stdout
+    return done.stdout
+
+
+def test_ctrl_c_during_a_task_prints_interrupted_and_exits_130(doit, mirror, musl_tarballs):
+    mirror.add(musl_tarballs / "musl-1.2.6.tar.gz")
+    mirror.always("musl-1.2.6.tar.gz", "hang")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "fetch"], cwd=CHECKOUT, env=doit.env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not mirror.hits("musl-1.2.6.tar.gz") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mirror.hits("musl-1.2.6.tar.gz"), "the fetch never reached the mirror"
+    os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    output = run.communicate(timeout=60)[0]
+    assert run.returncode == 130, output
+    assert "muslforge: interrupted" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+
+
+def test_docker_backend_without_a_daemon_is_one_task_failure(doit, tmp_path):
+    done = doit("toolchain", check=False, MUSLFORGE_BACKEND="docker",
+                DOCKER_HOST=f"unix://{tmp_path}/no-daemon.sock")
+    assert done.returncode == 1
+    assert f"Cannot reach the Docker daemon at unix://{tmp_path}/no-daemon.sock" in _clean(done)
+
+
+def test_a_yaml_file_that_is_not_utf8_names_the_line(doit, tmp_path):
+    arches = tmp_path / "arches"
+    shutil.copytree(CHECKOUT / "arches", arches)
+    (arches / "x86_64.yaml").write_bytes((arches / "x86_64.yaml").read_bytes() + b"# caf\xe9\n")
+    line = (arches / "x86_64.yaml").read_bytes().count(b"\n")
+    done = doit("list", check=False, MUSLFORGE_ARCHES_DIR=str(arches))
+    assert done.returncode == 3
+    assert _clean(done) == (f"ERROR: {arches}/x86_64.yaml: line {line} has the byte 0xe9, which is not "
+                            f"UTF-8; save the file as UTF-8.\n")
+
+
+@pytest.mark.parametrize("variable", ["MUSLFORGE_BUILD_DIR", "MUSLFORGE_DIST_DIR"])
+def test_a_build_or_dist_dir_that_is_a_file_is_one_line(doit, tmp_path, variable):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    done = doit("release", check=False, **{variable: str(afile)})
+    assert done.returncode == 3
+    assert f"ERROR: {variable} is {afile}, which is a file, not a folder; point {variable} at a folder" \
+        in _clean(done)
+
+
+def test_doit_list_needs_no_dpkg(doit, tmp_path):
+    """The toolchain image's tag (which asks dpkg for the native arch) is computed only when needed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    done = doit("list", check=False, PATH=str(bin_dir))
+    assert done.returncode == 0, done.stdout
+    assert "toolchain" in _clean(done)
