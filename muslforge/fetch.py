@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 ENV_MIRRORS = "MUSLFORGE_MIRRORS"
 ENV_BACKOFF = "MUSLFORGE_FETCH_BACKOFF"
 DEFAULT_BACKOFF = 0.5          # seconds; retries wait 0, 1, 2 s (urllib3 doubles it)
+ENV_TIMEOUT = "MUSLFORGE_FETCH_TIMEOUT"
 RETRIES = 3                    # per request, for connection errors and 5xx
+READ_RETRIES = 1               # a mirror that accepts and then says nothing gets one more chance
 RESUMES = 3                    # Range requests per mirror after a dropped connection
-TIMEOUT = (10.0, 60.0)         # connect, read (seconds)
+TIMEOUT = (5.0, 15.0)          # connect, read (seconds): a silent mirror costs ~30 s, not minutes
 CHUNK = 1 << 16
 MAX_SIGNATURE_BYTES = 64 << 10
 _RETRY_STATUSES = (500, 502, 503, 504)
@@ -65,6 +67,38 @@ def _bases(mirrors_first: Iterable[str], configured: Iterable[str]) -> list[str]
     return bases
 
 
+def _env_timeout(default: tuple[float, float]) -> tuple[float, float]:
+    """MUSLFORGE_FETCH_TIMEOUT (seconds) bounds both the connect and the read timeout."""
+    text = os.environ.get(ENV_TIMEOUT, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise FetchError(f"{ENV_TIMEOUT}='{text}' is not a positive number of seconds (e.g. 15).")
+    return (min(default[0], seconds), seconds)
+
+
+def _saying_retry(**kwargs):
+    """urllib3's Retry, printing a line each time it retries (so a slow mirror is never silent).
+    Defined here, not at module level: urllib3 is imported only when the network is needed."""
+    from urllib3.util.retry import Retry
+
+    class SayingRetry(Retry):
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                      _stacktrace=None):
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+            cause = _reason(error) if error is not None else (
+                f"HTTP {response.status}" if response is not None else "no answer")
+            where = f"{_pool.scheme}://{_pool.host}:{_pool.port}{url or ''}" if _pool else (url or "")
+            progress.summary(progress.title("RETRY", f"{where}: {cause}; trying again"))
+            return new
+
+    return SayingRetry(**kwargs)
+
+
 def _env_backoff() -> float:
     text = os.environ.get(ENV_BACKOFF, "")
     try:
@@ -78,7 +112,7 @@ class _Net:
 
     def __init__(self, backoff: float | None, timeout: tuple[float, float]):
         self.backoff = _env_backoff() if backoff is None else backoff
-        self.timeout = timeout
+        self.timeout = _env_timeout(timeout)
         self._session: requests.Session | None = None
 
     @property
@@ -86,9 +120,8 @@ class _Net:
         if self._session is None:
             import requests
             from requests.adapters import HTTPAdapter
-            from urllib3.util.retry import Retry
 
-            retry = Retry(total=RETRIES, connect=RETRIES, read=RETRIES, status=RETRIES,
+            retry = _saying_retry(total=RETRIES, connect=RETRIES, read=READ_RETRIES, status=RETRIES,
                           backoff_factor=self.backoff, status_forcelist=_RETRY_STATUSES,
                           allowed_methods=frozenset({"GET"}), raise_on_status=False,
                           respect_retry_after_header=False)
@@ -181,6 +214,9 @@ def _download_tarball(net: _Net, release: MuslRelease, cache: Path, bases: list[
     for base in bases:
         url = base + release.file
         resumed = part.is_file()
+        if attempts:
+            progress.summary(progress.title("FETCH", f"{attempts[-1][0]}: {attempts[-1][1]}; trying {url}"),
+                             stream=stream)
         seconds, note = _try_mirror(net, url, part, release, stream)
         if seconds is None and resumed and note.startswith("sha256 mismatch"):
             seconds, note = _try_mirror(net, url, part, release, stream)  # the old .part was bad: from zero

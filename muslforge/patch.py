@@ -171,13 +171,49 @@ def copy_overlay(series: Series, tree: Path) -> None:
 
 
 def apply_patch(tree: Path, patch: Path, log: Path | None = None) -> None:
-    """Dry-run the patch first so a conflict is reported before anything changes."""
+    """Refuse a patch that could write outside the tree, then dry-run it so a conflict is reported
+    before anything changes."""
+    unsafe = unsafe_paths(patch)
+    if unsafe:
+        raise PatchError(f"Patch {patch} is refused as unsafe: {'; '.join(unsafe)}. A patch may only "
+                         f"change files inside the musl tree; fix the patch (paths are relative, as "
+                         f"a/src/... and b/src/...).")
     base = ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(patch)]
     try:
         proc.output([*base, "--dry-run"], cwd=tree)
     except CommandFailed as failure:
         raise PatchError(_conflict_message(patch, str(failure))) from None
     proc.run(base, cwd=tree, log=log, quiet=True, echo=False)
+
+
+def unsafe_paths(patch: Path) -> list[str]:
+    """Why each file name in the patch could leave the tree after -p1: absolute, '..', or a symlink."""
+    lines = patch.read_text(encoding="utf-8", errors="replace").splitlines()
+    reasons = []
+    for number, line in enumerate(lines, 1):
+        if line.startswith(("new file mode 120000", "new mode 120000")):
+            reasons.append(f"line {number} makes a symlink, which could point out of the tree")
+            continue
+        name = _named_file(line, lines[number] if number < len(lines) else "")
+        if name is None or name == "/dev/null":
+            continue
+        if name.startswith("/"):
+            reasons.append(f"line {number} names the absolute path '{name}'")
+        elif ".." in name.split("/")[1:]:  # -p1 strips the a/ or b/
+            reasons.append(f"line {number} names '{name}', which leaves the tree through '..'")
+    return reasons
+
+
+def _named_file(line: str, following: str) -> str | None:
+    """The file name a header line gives (a '--- ' line followed by '+++ ', the '+++ ' line, git's
+    rename/copy lines), else None."""
+    if line.startswith("--- ") and not following.startswith("+++ "):
+        return None  # a removed line that happened to start with '-- '
+    for prefix in ("--- ", "+++ ", "rename from ", "rename to ", "copy from ", "copy to "):
+        if line.startswith(prefix):
+            name = line[len(prefix):].split("\t", 1)[0].strip()
+            return name if prefix[0] in "-+" else "x/" + name  # git's rename lines carry no a/ b/
+    return None
 
 
 def _conflict_message(patch: Path, patch_output: str) -> str:

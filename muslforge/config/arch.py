@@ -92,4 +92,12 @@ def arch_names(arches_dir: Path) -> list[str]:
 
 
 def load_arches(arches_dir: Path) -> list[Arch]:
-    return [Arch.from_yaml(arches_dir / f"{name}.yaml") for name in arch_names(arches_dir)]
+    """Every arches/<name>.yaml; a missing or empty folder is an error (a build of nothing is no build)."""
+    if not arches_dir.is_dir():
+        raise ConfigError(f"{arches_dir}: the arches folder does not exist; point MUSLFORGE_ARCHES_DIR at "
+                          f"a folder of <arch>.yaml files (or unset it for the checkout's arches/).")
+    names = arch_names(arches_dir)
+    if not names:
+        raise ConfigError(f"{arches_dir}: no arch files (*.yaml) in the arches folder; add one per target "
+                          f"(docs/architecture.md shows the fields) or point MUSLFORGE_ARCHES_DIR elsewhere.")
+    return [Arch.from_yaml(arches_dir / f"{name}.yaml") for name in names]

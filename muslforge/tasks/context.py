@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import dataclass
 
 from doit import get_var
@@ -38,12 +39,27 @@ def chosen_toolchain() -> str:
     return get_var("toolchain", None) or os.environ.get("MUSLFORGE_TOOLCHAIN") or DEFAULT_TOOLCHAIN
 
 
+PER_ARCH_TASKS = ("build", "smoke", "package")
+
+
 @functools.cache
 def load() -> Context:
     try:
-        return load_context(chosen_version(), chosen_toolchain())
+        ctx = load_context(chosen_version(), chosen_toolchain())
     except MuslforgeError as error:
         raise InvalidDodoFile(str(error)) from None
+    refuse_unknown_arches(ctx, sys.argv[1:])
+    return ctx
+
+
+def refuse_unknown_arches(ctx: Context, words: list[str]) -> None:
+    """`doit build:nosuch` names the known arches (doit itself only says "Invalid parameter")."""
+    known = [arch.name for arch in ctx.arches]
+    for word in words:
+        task, sep, arch = word.partition(":")
+        if sep and task in PER_ARCH_TASKS and arch not in known:
+            raise InvalidDodoFile(f"{word}: no arch '{arch}' in {paths.ARCHES_DIR}; known arches: "
+                                  f"{', '.join(known)}.")
 
 
 def load_context(version: str | None, toolchain: str) -> Context:

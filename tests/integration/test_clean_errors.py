@@ -82,3 +82,59 @@ def test_doit_list_needs_no_dpkg(doit, tmp_path):
     done = doit("list", check=False, PATH=str(bin_dir))
     assert done.returncode == 0, done.stdout
     assert "toolchain" in _clean(done)
+
+
+# ---------------------------------------------------------------------------------------- messages
+
+def test_an_unknown_arch_task_lists_the_known_arches(doit):
+    done = doit("build:nosuch", check=False)
+    assert done.returncode == 3
+    assert _clean(done).startswith(f"ERROR: build:nosuch: no arch 'nosuch' in {CHECKOUT}/arches; known "
+                                   f"arches: aarch64, ")
+    assert "wasm32" in done.stdout and "x86_64" in done.stdout
+
+
+@pytest.mark.parametrize("state", ["empty", "missing"])
+def test_an_empty_or_missing_arches_dir_is_an_error(doit, tmp_path, state):
+    arches = tmp_path / "arches"
+    if state == "empty":
+        arches.mkdir()
+    done = doit("build", check=False, MUSLFORGE_ARCHES_DIR=str(arches))
+    assert done.returncode == 3
+    expected = "no arch files (*.yaml) in the arches folder" if state == "empty" else \
+        "the arches folder does not exist"
+    assert f"ERROR: {arches}: {expected}" in _clean(done)
+
+
+def test_a_patch_leaving_the_tree_is_refused_as_unsafe(doit, mirror, musl_tarballs, tmp_path):
+    mirror.add(musl_tarballs / "musl-1.2.6.tar.gz")
+    patches = tmp_path / "patches"
+    shutil.copytree(CHECKOUT / "patches", patches)
+    folder = patches / "musl-1.2.6"
+    (folder / "0099-escape.patch").write_text(
+        "--- a/../../escaped.txt\n+++ b/../../escaped.txt\n@@ -0,0 +1 @@\n+written outside\n")
+    with open(folder / "series", "a") as series:
+        series.write("0099-escape.patch\n")
+    done = doit("patch", check=False, MUSLFORGE_PATCHES_DIR=str(patches))
+    assert done.returncode == 1
+    assert (f"Patch {folder}/0099-escape.patch is refused as unsafe: line 1 names 'a/../../escaped.txt', "
+            f"which leaves the tree through '..'") in _clean(done)
+    assert not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_a_mirror_that_never_answers_times_out_in_seconds_and_says_so(doit, mirror, musl_tarballs):
+    mirror.add(musl_tarballs / "musl-1.2.6.tar.gz")
+    mirror.always("musl-1.2.6.tar.gz", "hang")
+    started = time.monotonic()
+    done = doit("fetch", check=False, MUSLFORGE_FETCH_TIMEOUT="1")
+    assert done.returncode == 1
+    assert time.monotonic() - started < 30
+    url = f"{mirror.url}musl-1.2.6.tar.gz"
+    assert f"RETRY    {url}: timed out waiting for data; trying again" in _clean(done)
+    assert f"{url}: timed out waiting for data" in done.stdout
+
+
+def test_the_default_timeouts_are_seconds_not_minutes():
+    from muslforge import fetch
+    connect, read = fetch.TIMEOUT
+    assert connect <= 5 and read <= 15 and fetch.READ_RETRIES <= 1
