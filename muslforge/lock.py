@@ -7,8 +7,9 @@ holder writes its pid and command line into the file, so a run that finds it tak
 
 then waits, up to MUSLFORGE_LOCK_TIMEOUT seconds (default 3600; 0 means do not wait), and fails with a
 LockError naming the holder when that runs out. A flock is released by the kernel when its holder dies,
-so a killed run never leaves a lock behind; the lock files themselves stay (removing one would let a
-third run lock a different file of the same name).
+so a killed run never leaves a lock behind. The holder deletes the lock file when it is done, so
+caches and build dirs hold no lock files between runs; a run that got the lock of a file deleted
+meanwhile sees that its path is gone (or names another file) and locks afresh.
 """
 
 from __future__ import annotations
@@ -46,18 +47,39 @@ def held(lock_file: Path, what: str, *, timeout: float | None = None,
     what names the thing protected, for messages ('musl-1.2.6.tar.gz', 'the x86_64 sysroot').
     """
     limit = timeout_from_env() if timeout is None else timeout
+    started = time.monotonic()
+    while True:
+        fd = _open(lock_file)
+        try:
+            _acquire(fd, lock_file, what, limit - (time.monotonic() - started), stream)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_named(fd, lock_file):
+            break
+        os.close(fd)  # the holder before us deleted this file: lock the one now at the path
     try:
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LockError(f"cannot create the lock file {lock_file} ({exc.strerror}); make its folder "
-                        f"writable.") from None
-    try:
-        _acquire(fd, lock_file, what, limit, stream)
         _record_holder(fd)
         yield
     finally:
+        lock_file.unlink(missing_ok=True)  # while still held, so nobody locks a file about to vanish
         os.close(fd)  # closing the only descriptor releases the flock
+
+
+def _open(lock_file: Path) -> int:
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockError(f"cannot create the lock file {lock_file} ({exc.strerror}); make its folder "
+                        f"writable.") from None
+
+
+def _still_named(fd: int, lock_file: Path) -> bool:
+    try:
+        return os.stat(lock_file).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def holder(lock_file: Path) -> str:
@@ -82,7 +104,7 @@ def _acquire(fd: int, lock_file: Path, what: str, limit: float, stream: TextIO |
         except BlockingIOError:
             pass
         waited = time.monotonic() - started
-        if waited >= limit:
+        if waited >= max(limit, 0.0):
             raise LockError(f"{what} is in use: {holder(lock_file)} holds {lock_file} (waited "
                             f"{waited:.0f} s). Let that run finish, or stop it; raise {ENV_TIMEOUT} to "
                             f"wait longer.")

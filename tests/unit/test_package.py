@@ -513,7 +513,9 @@ def test_release_task_takes_the_chosen_arches(task_ctx, tmp_path):
     assert [a.name for a in arches] == ["wasm32", "x86_64"]
     task = release.release_task(task_ctx, arches)
     dist = tmp_path / "dist" / "1.2.6"
-    assert task["targets"] == [str(dist / "manifest.json"), str(dist / "SHA256SUMS")]
+    assert task["targets"] == [str(dist / "manifest.json"), str(dist / "SHA256SUMS"),  # every file published
+                               str(dist / "muslforge-musl-1.2.6-wasm32.tar.xz"),
+                               str(dist / "muslforge-musl-1.2.6-x86_64.tar.xz")]
     assert sorted(dep.rsplit("/", 1)[1] for dep in task["file_dep"]) == [
         "muslforge-musl-1.2.6-wasm32.part.json", "muslforge-musl-1.2.6-wasm32.tar.xz",
         "muslforge-musl-1.2.6-x86_64.part.json", "muslforge-musl-1.2.6-x86_64.tar.xz"]
