@@ -32,6 +32,7 @@ from .config.toolchain import Toolchain
 from .errors import MuslforgeError
 from .package import TAR_FORMAT, XZ_SETTINGS, dist_root, write_atomically
 from .patch import Series, provenance
+from .provenance import unpinned_allowed
 from .verify import sha256_file
 
 FORMAT = 1
@@ -132,9 +133,12 @@ def part_path(tarball: Path) -> Path:
     return tarball.with_name(tarball.name.removesuffix(".tar.xz") + PART_SUFFIX)
 
 
-def write_part(inputs: dict, arch: Arch, tarball: Path, builtins: str | None = None) -> Path:
-    """Write the part for one packed arch beside its tarball (builtins: where its compiler-rt came from)."""
-    info = {"name": arch.name, **arch_info(arch), **({"builtins": builtins} if builtins else {})}
+def write_part(inputs: dict, arch: Arch, tarball: Path, builtins: str | None = None,
+               built_with: dict | None = None) -> Path:
+    """Write the part for one packed arch beside its tarball (builtins: where its compiler-rt came from;
+    built_with: muslforge.provenance's record of the backend and compiler that built the sysroot)."""
+    info = {"name": arch.name, **arch_info(arch), **({"builtins": builtins} if builtins else {}),
+            "built_with": built_with}
     part = {**inputs, "arch": info, "output": output_info(tarball)}
     return write_atomically(part_path(tarball), dumps(part).encode())
 
@@ -207,8 +211,12 @@ def _fill_rootfs(mine: dict, theirs: dict, mine_path: Path, their_path: Path) ->
 
 # ---------------------------------------------------------------------------------------- assemble
 
-def assemble(sources: Iterable[Path], root: Path | None = None) -> Path:
-    """Merge parts (and their tarballs) into <root>/<musl version>/; return that folder."""
+def assemble(sources: Iterable[Path], root: Path | None = None, *, allow_unpinned: bool = False) -> Path:
+    """Merge parts (and their tarballs) into <root>/<musl version>/; return that folder.
+
+    A part whose sysroot was not built with the pinned compiler packages is refused unless
+    allow_unpinned; the manifest's `pinned` says whether every arch was.
+    """
     loaded = [(path, *load_part(path)) for path in find_parts(list(sources))]
     common = merge_common([(path, part) for path, part, _ in loaded])
     arches: dict[str, dict] = {}
@@ -220,7 +228,13 @@ def assemble(sources: Iterable[Path], root: Path | None = None) -> Path:
                                  f"(also in {tarballs[name].parent}); pass each arch once.")
         arches[name] = {k: v for k, v in part["arch"].items() if k != "name"} | {"tarball": tarball.name}
         tarballs[name] = tarball
-    manifest = {**common, "arches": arches,
+    unpinned = sorted(name for name, info in arches.items() if not (info.get("built_with") or {}).get("pinned"))
+    if unpinned and not allow_unpinned:
+        raise MuslforgeError(f"{', '.join(unpinned)}: not built with the toolchain's pinned compiler packages "
+                             f"(see built_with in their parts). Rebuild in the pinned image "
+                             f"(MUSLFORGE_BACKEND=docker), or release them as unpinned: MUSLFORGE_UNPINNED=1 "
+                             f"(or unpinned=1, or --unpinned); the manifest then says so.")
+    manifest = {**common, "arches": arches, "pinned": not unpinned,
                 "outputs": {p.name: {"sha256": part["output"]["sha256"], "size": part["output"]["size"]}
                             for _, part, p in loaded}}
     return publish(manifest, list(tarballs.values()), (root or dist_root()) / common["musl"]["version"])
@@ -302,12 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("assemble", help="merge per-arch tarballs and parts into <dist>/<version>/")
     build.add_argument("sources", nargs="+", type=Path)
     build.add_argument("--dist", type=Path, default=None, help="default: MUSLFORGE_DIST_DIR or dist/")
+    build.add_argument("--unpinned", action="store_true",
+                       help="accept sysroots not built with the pinned compiler packages (the manifest says so)")
     check = sub.add_parser("check", help="check a release folder against SHA256SUMS and manifest.json")
     check.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "assemble":
-            print(f"RELEASE  {assemble(args.sources, args.dist)}")
+            allow = args.unpinned or unpinned_allowed()
+            print(f"RELEASE  {assemble(args.sources, args.dist, allow_unpinned=allow)}")
         else:
             manifest = check_dist(args.folder)
             print(f"CHECK    {args.folder}: {len(manifest['outputs'])} tarball(s) match SHA256SUMS")

@@ -17,7 +17,7 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from .. import manifest, package, paths
+from .. import manifest, package, paths, provenance
 from ..config.arch import Arch, RunMode
 from . import action, creator
 from .context import Context, load_context
@@ -59,8 +59,8 @@ def package_tasks(ctx: Context):
             "name": arch.name,
             "doc": f"pack the {arch.name} sysroot into a reproducible release tarball",
             "actions": [action(do_package, lock=f"sysroot-{arch.name}", arch=arch.name, version=version,
-                               toolchain=ctx.toolchain.name)],
-            "file_dep": [str(libc_path(arch)), *_doc_deps(arch)],
+                               toolchain=ctx.toolchain.name, unpinned=get_var("unpinned", None))],
+            "file_dep": [str(libc_path(arch)), str(provenance.record_path(arch.name)), *_doc_deps(arch)],
             "task_dep": [f"smoke:{arch.name}"],  # never pack a sysroot whose smoke programs fail
             "targets": [str(tarball), str(manifest.part_path(tarball))],
             "clean": True,
@@ -80,15 +80,18 @@ def _package_inputs(ctx: Context, arch: Arch) -> dict:
             "epoch": package.source_date_epoch(ctx.release.source_date_epoch)}
 
 
-def do_package(arch: str, version: str, toolchain: str) -> None:
+def do_package(arch: str, version: str, toolchain: str, unpinned: str | None = None) -> None:
     ctx = load_context(version, toolchain)
     target = next(a for a in ctx.arches if a.name == arch)
+    built_with = provenance.read(arch)
+    provenance.check_pinned(arch, built_with, ctx.toolchain, provenance.unpinned_allowed(unpinned))
     epoch = package.source_date_epoch(ctx.release.source_date_epoch)
     tarball = package.pack_sysroot(target, paths.sysroot_dir(arch), version, parts_dir(version), epoch,
                                    tail=package.supports_tail_options(ctx.toolchain.cc))
     inputs = manifest.release_inputs(ctx.release, ctx.series, ctx.toolchain, epoch)
-    from ..builtins import provenance
-    manifest.write_part(inputs, target, tarball, builtins=provenance(ctx.toolchain, target))
+    from ..builtins import provenance as builtins_origin
+    manifest.write_part(inputs, target, tarball, builtins=builtins_origin(ctx.toolchain, target),
+                        built_with=built_with)
     print(f"PACKAGE  {arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})")
 
 
@@ -100,7 +103,8 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
     tarballs = [tarball_path(version, arch.name) for arch in arches]
     parts = [manifest.part_path(t) for t in tarballs]
     return {
-        "actions": [action(do_release, lock="dist", parts=[str(p) for p in parts])],
+        "actions": [action(do_release, lock="dist", parts=[str(p) for p in parts],
+                           unpinned=get_var("unpinned", None))],
         "file_dep": [str(p) for pair in zip(tarballs, parts) for p in pair],
         "targets": [str(release_dir(version) / name)  # every file it publishes: a deleted one re-runs it
                     for name in (manifest.MANIFEST, manifest.SUMS, *(t.name for t in tarballs))],
@@ -110,8 +114,9 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
     }
 
 
-def do_release(parts: list[str]) -> None:
-    folder = manifest.assemble([Path(p) for p in parts])
+def do_release(parts: list[str], unpinned: str | None = None) -> None:
+    folder = manifest.assemble([Path(p) for p in parts],
+                               allow_unpinned=provenance.unpinned_allowed(unpinned))
     print(f"RELEASE  {folder} ({len(parts)} arch(es))")
 
 
@@ -119,15 +124,17 @@ def do_release(parts: list[str]) -> None:
 def assemble_task(ctx: Context) -> dict:
     """`doit assemble parts=DIR[,DIR...]`: merge per-arch outputs made elsewhere into dist/<version>/."""
     sources = [s for s in (get_var("parts", None) or "").split(",") if s]
-    return {"actions": [action(do_assemble, sources=sources)], "uptodate": [False], "verbosity": 2}
+    return {"actions": [action(do_assemble, sources=sources, unpinned=get_var("unpinned", None))],
+            "uptodate": [False], "verbosity": 2}
 
 
-def do_assemble(sources: list[str]) -> None:
+def do_assemble(sources: list[str], unpinned: str | None = None) -> None:
     from ..errors import MuslforgeError
     if not sources:
         raise MuslforgeError("Name the folders holding per-arch tarballs and parts: "
                              "doit assemble parts=DIR[,DIR]")
-    folder = manifest.assemble([Path(s) for s in sources])
+    folder = manifest.assemble([Path(s) for s in sources],
+                               allow_unpinned=provenance.unpinned_allowed(unpinned))
     print(f"RELEASE  {folder} (assembled from {', '.join(sources)})")
 
 

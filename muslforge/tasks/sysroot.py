@@ -7,7 +7,7 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from .. import abi, buildtools, paths
+from .. import abi, buildtools, paths, provenance
 from ..backend import HostBackend, choose
 from ..buildtools import cc_wrapper
 from ..build import BuildPlan, build_sysroot
@@ -77,7 +77,8 @@ def build_tasks(ctx: Context):
                                version=ctx.release.version, toolchain=ctx.toolchain.name)],
             "file_dep": [str(marker(src_root(), ctx.series))],
             "task_dep": needs_image() + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
-            "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name)))],
+            "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name))),
+                        str(provenance.record_path(arch.name))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
                                          "musl": ctx.release.sha256, "series": ctx.series.digest(),
                                          "tools": buildtools.FORMAT}),
@@ -96,6 +97,10 @@ def do_build(arch: str, version: str, toolchain: str) -> None:
                      log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1,
                      abi_list=abi.list_path(arch, version))
     build_sysroot(plan, backend, builtins, builtins_source)
+    built_with = provenance.record(backend, cwd=paths.build_dir())
+    provenance.write(arch, built_with)
+    print(f"BUILT    {arch}: {built_with['compiler']['version']} ({backend.name} backend, "
+          f"{'pinned versions' if built_with['pinned'] else 'NOT the pinned versions'})")
 
 
 def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:

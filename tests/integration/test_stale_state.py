@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import subprocess
 import sys
 import tarfile
@@ -59,8 +60,14 @@ def test_tarball_changed_in_the_cache_reruns_fetch(doit, musl_tarballs):
     assert cached.read_bytes() == (musl_tarballs / "musl-1.2.6.tar.gz").read_bytes()
 
 
-def _fake_sysroot(build: Path, arch: str = "x86_64") -> Path:
-    """A small sysroot-shaped folder: enough for package and release, not for smoke (they run -s)."""
+def _fake_sysroot(build: Path, arch: str = "x86_64", pinned: bool = True) -> Path:
+    """A small sysroot-shaped folder and the record of what built it: enough for package and release,
+    not for smoke (the tests run doit -s)."""
+    record = {"backend": "host", "image": None, "pinned": pinned,
+              "compiler": {"cc": "clang-22", "version": "Debian clang version 22.1.8 (1~deb12u1)"},
+              "packages": {"clang-22": "1:22.1.8-1~deb12u1" if pinned else "1:22.1.9-1~deb12u1"}}
+    (build / "provenance").mkdir(parents=True, exist_ok=True)
+    (build / "provenance" / f"{arch}.json").write_text(json.dumps(record))
     root = build / "sysroots" / arch
     (root / "include").mkdir(parents=True)
     (root / "include" / "stdio.h").write_text("/* stdio */\n")
@@ -89,6 +96,21 @@ def test_a_sysroot_edited_after_packing_is_packed_again(doit, tmp_path):
     (sysroot / "include" / "stdio.h").unlink()
     done = doit("-s", "package:x86_64")
     assert doit.executed(done.stdout) == ["package:x86_64"]
+
+
+def test_a_sysroot_not_built_with_the_pins_is_refused_unless_unpinned(doit, tmp_path):
+    _fake_sysroot(doit.build, pinned=False)
+    dist = {"MUSLFORGE_DIST_DIR": str(tmp_path / "dist")}
+    refused = doit("-s", "package:x86_64", check=False, **dist)
+    assert refused.returncode == 1
+    assert ("The x86_64 sysroot was not built with the pinned llvm-22 toolchain: clang-22 1:22.1.9-1~deb12u1 "
+            "(pinned 1:22.1.8-1~deb12u1)") in refused.stdout
+    doit("-s", "package:x86_64", "unpinned=1", **dist)
+    assert doit("-s", "release", "arches=x86_64", check=False, **dist).returncode == 1
+    doit("-s", "release", "arches=x86_64", "unpinned=1", **dist)
+    data = json.loads((tmp_path / "dist" / "1.2.6" / "manifest.json").read_text())
+    assert data["pinned"] is False
+    assert data["arches"]["x86_64"]["built_with"]["packages"]["clang-22"] == "1:22.1.9-1~deb12u1"
 
 
 # ---------------------------------------------------------------------------------------- locks

@@ -264,7 +264,15 @@ def test_sha256sums_format_is_sorted_and_sha256sum_compatible():
     assert manifest.parse_sha256sums(text, Path("SUMS")) == {"z.tar.xz": "1" * 64, "manifest.json": "2" * 64}
 
 
-def pack_parts(tmp_path: Path, inputs: dict, names: list[str], out: Path) -> None:
+PINNED = {"backend": "docker", "image": "muslforge/llvm-22:0123456789abcdef", "pinned": True,
+          "compiler": {"cc": "clang-22", "version": "Debian clang version 22.1.8 (1~deb12u1)"},
+          "packages": {"clang-22": "1:22.1.8-1~deb12u1"}}
+UNPINNED = {**PINNED, "backend": "host", "image": None, "pinned": False,
+            "compiler": {"cc": "clang-22", "version": "Debian clang version 22.1.9 (1~deb12u1)"},
+            "packages": {"clang-22": "1:22.1.9-1~deb12u1"}}
+
+
+def pack_parts(tmp_path: Path, inputs: dict, names: list[str], out: Path, pinned: bool = True) -> None:
     for name in names:
         arch = Arch(name=name, triple=f"{name}-linux-musl", musl_target=name, run=RunMode.NATIVE,
                     builtins="b.a", path=x86_64(tmp_path).path)
@@ -273,7 +281,7 @@ def pack_parts(tmp_path: Path, inputs: dict, names: list[str], out: Path) -> Non
             fake_sysroot(sysroot)
             (sysroot / "lib" / "libc.a").write_text(f"libc for {name}\n")
         tarball = package.pack_sysroot(arch, sysroot, "1.2.5", out, EPOCH)
-        manifest.write_part(inputs, arch, tarball)
+        manifest.write_part(inputs, arch, tarball, built_with=PINNED if pinned else UNPINNED)
 
 
 def test_assembling_per_arch_parts_equals_one_release_of_both(tmp_path):
@@ -295,6 +303,24 @@ def test_assembling_per_arch_parts_equals_one_release_of_both(tmp_path):
     assert data["outputs"]["muslforge-musl-1.2.5-x86_64.tar.xz"]["size"] == (
         one / "muslforge-musl-1.2.5-x86_64.tar.xz").stat().st_size
     assert (one / "manifest.json").read_text().endswith("}\n")
+
+
+def test_each_arch_records_what_built_it_and_the_manifest_says_pinned(tmp_path):
+    pack_parts(tmp_path, release_inputs(tmp_path), ["x86_64"], tmp_path / "a")
+    data = json.loads((manifest.assemble([tmp_path / "a"], tmp_path / "dist") / "manifest.json").read_text())
+    assert data["pinned"] is True
+    assert data["arches"]["x86_64"]["built_with"] == PINNED
+
+
+def test_a_sysroot_built_with_other_versions_is_refused_unless_unpinned_is_asked_for(tmp_path):
+    pack_parts(tmp_path, release_inputs(tmp_path), ["x86_64"], tmp_path / "a", pinned=False)
+    with pytest.raises(MuslforgeError, match="^x86_64: not built with the toolchain's pinned compiler packages"):
+        manifest.assemble([tmp_path / "a"], tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+    folder = manifest.assemble([tmp_path / "a"], tmp_path / "dist", allow_unpinned=True)
+    data = json.loads((folder / "manifest.json").read_text())
+    assert data["pinned"] is False
+    assert data["arches"]["x86_64"]["built_with"]["packages"] == {"clang-22": "1:22.1.9-1~deb12u1"}
 
 
 def test_parts_from_different_inputs_are_not_assembled(tmp_path):
