@@ -17,6 +17,7 @@ removes the temporary file, so a half-written tarball never exists under the rea
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import lzma
@@ -207,16 +208,12 @@ def remove_stale_temporaries(dest: Path) -> list[Path]:
     A temporary is named .<dest name>.<pid>.tmp; one whose pid is alive belongs to a run in progress.
     """
     removed = []
-    for tmp in dest.parent.glob(f".{glob_escape(dest.name)}.*.tmp"):
+    for tmp in dest.parent.glob(f".{glob.escape(dest.name)}.*.tmp"):
         pid = tmp.name[len(dest.name) + 2:-len(".tmp")]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _alive(pid: int) -> bool:
