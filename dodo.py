@@ -36,6 +36,11 @@ def task_toolchain():
     return toolchain.toolchain_task(load())
 
 
+def task_prune():
+    """remove muslforge/<toolchain> images no toolchain file of this checkout names (none a container uses)"""
+    return toolchain.prune_task()
+
+
 def task__compiler_rt():
     """fetch compiler-rt's builtins source for arches Debian ships no builtins for"""
     return sysroot.compiler_rt_task(load())

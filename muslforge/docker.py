@@ -245,6 +245,32 @@ def remove_image(tag: str) -> None:
         client().images.remove(tag, force=True)
 
 
+def tagged_images(prefix: str) -> dict[str, str]:
+    """{repository:tag: image id} of every local image tag that starts with prefix ('muslforge/')."""
+    return {tag: image.id for image in client().images.list() for tag in image.tags if tag.startswith(prefix)}
+
+
+def images_in_use() -> set[str]:
+    """Ids of the images any container (running or stopped) was created from."""
+    return {c.attrs.get("ImageID") or c.attrs.get("Image", "") for c in client().containers.list(all=True)}
+
+
+def untag_image(tag: str) -> bool:
+    """Remove one tag (and the image, when it was its last tag) unless a container uses it; True if
+    removed. Never forced: Docker itself refuses an image a container was made from."""
+    import docker
+
+    try:
+        client().images.remove(tag, force=False, noprune=False)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # conflict: in use
+            return False
+        raise BackendError(f"docker rmi {tag} failed: {exc.explanation or exc}.") from None
+    return True
+
+
 @contextlib.contextmanager
 def container(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdir: Path,
               env: Mapping[str, str], stdin_open: bool = False) -> Iterator[object]:

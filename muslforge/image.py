@@ -299,6 +299,23 @@ def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
+def prune_images(keep: set[str], prefix: str = "muslforge/") -> tuple[list[str], list[str]]:
+    """Remove the local images whose tag starts with prefix and is not in keep (the tags the toolchain
+    files name now), except those a container uses. Returns (removed, kept because in use)."""
+    from . import docker
+
+    in_use = docker.images_in_use()
+    removed, busy = [], []
+    for tag, image_id in sorted(docker.tagged_images(prefix).items()):
+        if tag in keep:
+            continue
+        if image_id in in_use or not docker.untag_image(tag):
+            busy.append(tag)
+        else:
+            removed.append(tag)
+    return removed, busy
+
+
 def main(argv: list[str] | None = None) -> int:
     """python -m muslforge.image <toolchain>: build (or find) the image and print its tag."""
     from .config.toolchain import load_toolchain

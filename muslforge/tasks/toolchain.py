@@ -56,3 +56,26 @@ def do_toolchain(toolchain: str) -> None:
 def needs_image() -> list[str]:
     """task_dep for tasks that run in the toolchain image."""
     return ["toolchain"] if backend_at_load() == "docker" else []
+
+
+@creator
+def prune_task() -> dict:
+    return {"actions": [action(do_prune, lock="images")], "uptodate": [False], "verbosity": 2}
+
+
+def do_prune() -> None:
+    """Remove muslforge/<toolchain>:<tag> images that no toolchain file names any more (never one a
+    container uses). Only the toolchain files of this checkout count: another checkout's current image
+    looks old from here, so this runs only when asked."""
+    from ..config.toolchain import load_toolchain
+    from ..image import image_tag, prune_images
+    files = sorted(paths.TOOLCHAINS_DIR.glob("*.yaml"))
+    toolchains = [load_toolchain(paths.TOOLCHAINS_DIR, p.stem) for p in files]
+    keep = {image_tag(tc) for tc in toolchains}
+    removed, busy = prune_images(keep)
+    for tag in removed:
+        print(f"PRUNE    removed {tag}")
+    for tag in busy:
+        print(f"PRUNE    kept {tag}: a container uses it")
+    print(f"PRUNE    {len(removed)} image(s) removed, {len(busy)} in use kept; current: "
+          f"{', '.join(sorted(keep))}")
