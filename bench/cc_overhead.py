@@ -132,9 +132,11 @@ def main() -> None:
         if not options.no_configure:
             print("libogg's ./configure, wall time by CC route:")
             base = None
-            for name, (cc, env) in chosen.items():
-                folder = work / f"configure-{len(name)}-{name[:5].strip(',')}"
+            tools = str(paths.sysroot_dir(options.arch) / "bin")  # <triple>-ar etc., as a user has them
+            for index, (name, (cc, env)) in enumerate(chosen.items()):
+                folder = work / f"configure-{index}"
                 folder.mkdir()
+                env = {**env, "PATH": os.pathsep.join([tools, env["PATH"]])}
                 seconds = configure_time(cc, env, options.arch, folder)
                 base = base or seconds
                 print(f"  {name:24} {seconds:6.1f} s   x{seconds / base:5.2f}")

@@ -26,7 +26,7 @@ from .config.toolchain import Toolchain
 from .flags import clang_config, config_name, supports_tail_options
 
 # Bump when the generated files change: the build's up-to-date check includes it (tasks/sysroot.py).
-FORMAT = 1
+FORMAT = 3
 BINUTILS = ("ar", "ranlib", "nm", "strip")
 CMAKE_FILE = "share/muslforge/toolchain.cmake"
 STATIC_ONLY_FILE = "share/muslforge/static-only.cmake"
@@ -58,7 +58,7 @@ def write_all(arch: Arch, toolchain: Toolchain, sysroot: Path) -> list[Path]:
     scripts = {f"bin/{tool_name(arch, 'cc')}": cc_script(arch, toolchain.cc),
                f"bin/{tool_name(arch, 'run')}": run_script(arch)}
     for tool in BINUTILS:
-        scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(tool, getattr(toolchain, tool))
+        scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(arch, tool, getattr(toolchain, tool))
     written = []
     for name, text in [*files.items(), *scripts.items()]:
         path = sysroot / name
@@ -83,13 +83,25 @@ def cc_script(arch: Arch, cc: str) -> str:
             f"# The same flags as `muslforge cc --arch {arch.name}` and the release: this sysroot's\n"
             f"# {config_name(arch)}. MUSLFORGE_CLANG names another clang (default {cc}).\n"
             f"{_FIND_ROOT}"
-            f'exec "${{MUSLFORGE_CLANG:-{cc}}}" "--config=$root/{config_name(arch)}" "$@"\n')
+            f"{_or_in_the_image(arch, 'cc', 'CLANG', cc)}"
+            f'exec "$program" "--config=$root/{config_name(arch)}" "$@"\n')
 
 
-def tool_script(tool: str, program: str) -> str:
-    variable = f"MUSLFORGE_{tool.upper()}"
-    return (f"#!/bin/sh\n# {tool} for a muslforge sysroot: {program} ({variable} names another).\n"
-            f'exec "${{{variable}:-{program}}}" "$@"\n')
+def tool_script(arch: Arch, tool: str, program: str) -> str:
+    return (f"#!/bin/sh\n# {tool} for the muslforge {arch.name} sysroot: {program} "
+            f"(MUSLFORGE_{tool.upper()} names another).\n"
+            f"{_FIND_ROOT}"
+            f"{_or_in_the_image(arch, tool, tool.upper(), program)}"
+            f'exec "$program" "$@"\n')
+
+
+def _or_in_the_image(arch: Arch, tool: str, variable: str, program: str) -> str:
+    """Without the program on this machine, `muslforge cc` runs this same script in the toolchain's
+    Docker image (a host with Docker but no LLVM): MUSLFORGE_CC_SYSROOT and MUSLFORGE_CC_TOOL say which."""
+    return (f"program=${{MUSLFORGE_{variable}:-{program}}}\n"
+            f'if ! command -v "$program" >/dev/null && command -v muslforge >/dev/null; then\n'
+            f'  MUSLFORGE_CC_SYSROOT=$root MUSLFORGE_CC_TOOL={tool} exec muslforge cc --arch {arch.name} "$@"\n'
+            f"fi\n")
 
 
 def run_script(arch: Arch) -> str:

@@ -62,14 +62,23 @@ def _context(arch_name: str):
 def cc(arch_name: str, args: list[str]) -> int:
     """Run the sysroot's bin/<host triple>-cc: here (exec, no Python left running) or in the session
     container (muslforge.session). Only this path is on every compiler call: it reads no YAML."""
-    sysroot = paths.sysroot_dir(arch_name)
-    wrapper = _cc_wrapper(sysroot)
+    named = os.environ.get("MUSLFORGE_CC_SYSROOT")  # set by a sysroot's own bin/<triple>-cc
+    sysroot = Path(os.path.abspath(named)) if named else paths.sysroot_dir(arch_name)
+    tool = os.environ.get("MUSLFORGE_CC_TOOL") or "cc"  # a sysroot's bin/<triple>-ar ... asks for itself
+    wrapper = _cc_wrapper(sysroot, tool)
     if wrapper is None:
         from .cc import require_sysroot
         require_sysroot(sysroot, _context(arch_name)[1])  # names the missing piece
         raise MuslforgeError(f"{sysroot / 'bin'}: no single *-cc wrapper; rebuild: doit build:{arch_name}")
     argv = [str(wrapper), *args]
     if _cc_backend() == "host":
+        if named:  # the wrapper found no clang and asked us: running it again here would loop
+            from .proc import apt_package
+            variable = "MUSLFORGE_CLANG" if tool == "cc" else f"MUSLFORGE_{tool.upper()}"
+            cc = os.environ.get(variable) or wrapper.read_text().split(f"{variable}:-", 1)[-1].split("}", 1)[0]
+            raise MuslforgeError(f"'{cc}' was not found on PATH and the backend is host. Install it "
+                                 f"(apt-get install {apt_package(cc)}) or use the toolchain image: "
+                                 f"MUSLFORGE_BACKEND=docker.")
         sys.stdout.flush()
         os.execv(argv[0], argv)
     from .session import Session, container_env
@@ -78,8 +87,8 @@ def cc(arch_name: str, args: list[str]) -> int:
     return session.run(argv, cwd=Path.cwd(), env=container_env(dict(os.environ)), stdin="-" in args)
 
 
-def _cc_wrapper(sysroot: Path) -> Path | None:
-    found = list((sysroot / "bin").glob("*-cc")) if (sysroot / "lib" / "libc.a").is_file() else []
+def _cc_wrapper(sysroot: Path, tool: str = "cc") -> Path | None:
+    found = list((sysroot / "bin").glob(f"*-{tool}")) if (sysroot / "lib" / "libc.a").is_file() else []
     return found[0] if len(found) == 1 else None
 
 

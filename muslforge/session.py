@@ -35,8 +35,10 @@ LABEL = "muslforge.session"
 SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc",
                          "run", "sbin", "sys", "usr", "var"})
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Host variables that must not reach the container: its own PATH, and nothing that loads host libraries.
-_HOST_ONLY_ENV = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHOME", "HOSTNAME")
+# Host variables that must not reach the container: its own PATH, nothing that loads host libraries, and
+# the host's choice of clang (the image has the toolchain's own).
+_HOST_ONLY_ENV = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHOME", "HOSTNAME",
+                  "MUSLFORGE_CLANG", "MUSLFORGE_AR", "MUSLFORGE_RANLIB", "MUSLFORGE_NM", "MUSLFORGE_STRIP")
 OUT, ERR, EXIT = 1, 2, 3
 
 # The server. Request: 4-byte length, then NUL-separated: cwd, env count, KEY=VALUE..., argv count,

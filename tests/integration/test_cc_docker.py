@@ -91,3 +91,33 @@ def test_a_working_directory_the_image_provides_is_refused_with_a_message(docker
     assert done.returncode == 2
     assert b"the working directory /usr is under /usr, which the toolchain container takes from its image" \
         in done.stderr
+
+
+CMAKE_LISTS = """cmake_minimum_required(VERSION 3.16)
+project(greet C)
+enable_testing()
+include_directories(include)
+add_library(where STATIC lib/where.c)
+add_executable(greet src/main.c)
+target_link_libraries(greet where)
+add_test(NAME greet COMMAND greet)
+set_tests_properties(greet PROPERTIES PASS_REGULAR_EXPRESSION "hello from elsewhere")
+"""
+
+
+def test_cmake_out_of_tree_build_with_no_host_compiler(docker_env, tmp_path):
+    """The toolchain file's bin/<triple>-cc finds no clang on this PATH and goes through muslforge cc,
+    so the whole configure, build and ctest run with the compiler in the session container."""
+    src = tmp_path / "src-tree"
+    for name, text in (("CMakeLists.txt", CMAKE_LISTS), ("src/main.c", MAIN_C), ("include/greet.h", GREET_H),
+                       ("lib/where.c", LIB_C)):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
+    toolchain = Path(docker_env["MUSLFORGE_BUILD_DIR"]) / "sysroots" / "wasm32" / "share/muslforge/toolchain.cmake"
+    for argv in (["cmake", "-S", "../src-tree", "-B", ".", f"-DCMAKE_TOOLCHAIN_FILE={toolchain}"],
+                 ["cmake", "--build", "."], ["ctest", "--output-on-failure"]):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        done = subprocess.run(argv, cwd=tmp_path / "out", env=docker_env, capture_output=True, text=True)
+        assert done.returncode == 0, (argv, done.stdout[-3000:], done.stderr[-3000:])
+    assert "100% tests passed" in done.stdout
+    assert session.stop_all() >= 1

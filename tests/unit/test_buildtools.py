@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -178,3 +179,16 @@ def test_binfmt_without_the_filesystem_says_how_to_mount_it(tmp_path):
         f"binfmt_misc is not mounted at {tmp_path}: as root, mount -t binfmt_misc none {tmp_path}"]
     with pytest.raises(MuslforgeError, match="binfmt_misc is not mounted at"):
         binfmt.unregister(tmp_path)
+
+
+def test_without_clang_the_wrapper_asks_muslforge_and_the_host_backend_says_what_to_install(tmp_path):
+    if shutil.which("muslforge") is None:
+        pytest.skip("muslforge is not on PATH (pip install -e . puts it there)")
+    root = sysroot_with_tools(tmp_path, load_arch(paths.ARCHES_DIR, "aarch64"))
+    env = {**os.environ, "MUSLFORGE_CLANG": "clang-0-missing", "MUSLFORGE_BACKEND": "host"}
+    done = subprocess.run([str(root / "bin/aarch64-linux-musl-cc"), "-c", "a.c"], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 2
+    assert done.stderr == ("muslforge: 'clang-0-missing' was not found on PATH and the backend is host. "
+                           "Install it (apt-get install clang-0-missing) or use the toolchain image: "
+                           "MUSLFORGE_BACKEND=docker.\n")
