@@ -16,7 +16,7 @@ for a in $foreign; do $sudo dpkg --add-architecture "$a"; done
 $sudo apt-get update -qq || true
 $sudo apt-get install -y -qq --no-install-recommends \
   clang-22 lld-22 llvm-22 libclang-rt-22-dev libclang-rt-22-dev-wasm32 \
-  qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates >/dev/null
+  qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates wasi-libc >/dev/null
 
 extras=""; [ "${1:-}" = "--tests" ] && extras="[test]"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".${extras}"

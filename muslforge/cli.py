@@ -3,7 +3,8 @@
     muslforge cc  --arch A [clang args...]     compile/link statically against build/sysroots/A
                                                (the same as its bin/<host triple>-cc)
     muslforge run --arch A PROGRAM [ARGS...]   run natively, under qemu-user, or in the wasm32 embedder
-                                               (wasm32 also takes --trace, --dir D, --env K=V first)
+                                               (wasm32 first takes the embedder's options: --dir,
+                                               --ro-dir, --cwd, --timeout, --max-memory, --env, --trace)
     muslforge binfmt [--register|--unregister]  show (or, as root, set) how this machine runs
                                                cross-built programs by name (binfmt_misc)
 
@@ -148,25 +149,37 @@ def binfmt(args: list[str]) -> int:
     return 0
 
 
+def _arch(arch_name: str):
+    """The arch, from its JSON copy when the YAML did not change (no YAML parser on this path)."""
+    from .config.arch_index import load_arch_fast
+
+    if "/" in arch_name or not arch_name:
+        raise MuslforgeError(f"unknown arch '{arch_name}'")
+    return load_arch_fast(paths.ARCHES_DIR, arch_name, paths.build_dir() / "arch-index")
+
+
 def run(arch_name: str, args: list[str]) -> int:
-    from . import proc
-    from .backend import choose
-    from .config.arch import RunMode
-    from .runner import run_argv, runs_natively
+    """Start the program without loading doit, YAML, Docker or the toolchain config (the arch comes from
+    its JSON copy, config/arch_index.py); the toolchain image only when the host cannot run it."""
+    from .config.runmode import RunMode
     if not args:
         raise MuslforgeError("muslforge run needs a PROGRAM to run.")
-    ctx, arch = _context(arch_name)
-    if arch.run is RunMode.EMBEDDER:  # the embedder's own options: --trace, --dir D, --env K=V
+    arch = _arch(arch_name)
+    if arch.run is RunMode.EMBEDDER:  # the embedder's own options: --dir, --timeout, --trace, ...
         from .wasm.cli import main as embedder_main
         return embedder_main(args)
+    from .runner import run_argv, runs_natively
     program = Path(args[0]).resolve()
     if not program.is_file():
         raise MuslforgeError(f"{args[0]}: no such program.")
     argv = run_argv(arch, program, args[1:])
     if runs_natively(arch) or shutil.which(argv[0]):
         # A static program (or the qemu-user that runs it) needs nothing from the toolchain image: run it
-        # here, so stdin, signals and the terminal behave as for any other program.
-        return proc.passthrough(argv)
+        # here, so stdin, signals and the terminal behave as for any other program (128 + N on signal N).
+        from . import proc
+        return proc.foreground(argv)
+    from .backend import choose
+    ctx, arch = _context(arch_name)
     backend = choose(ctx.toolchain)
     cwd = Path.cwd()
     return backend.passthrough(argv, cwd=cwd, mounts={program.parent: "ro", cwd: "rw"})

@@ -133,6 +133,26 @@ def passthrough(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
     return done.returncode
 
 
+def foreground(argv: Sequence[str | os.PathLike]) -> int:
+    """Run argv in the foreground as a shell would: same stdio, Ctrl-C and SIGQUIT go to the program
+    (this process ignores them while it waits); returns its exit status, or 128 + N when signal N
+    killed it."""
+    import signal
+
+    argv = [str(a) for a in argv]
+    program = which(argv[0])
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        pid = os.posix_spawn(program, argv, os.environ, setsigdef=(*saved, signal.SIGPIPE, signal.SIGXFSZ))
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
 def open_log(log: Path | None):
     """The task log opened for appending (its folder made), or None."""
     if log is None:

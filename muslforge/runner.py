@@ -5,8 +5,12 @@ from __future__ import annotations
 import platform
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config.arch import Arch, RunMode
+from .config.runmode import RunMode
+
+if TYPE_CHECKING:
+    from .config.arch import Arch
 from .errors import MuslforgeError
 
 

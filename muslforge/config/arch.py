@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from dataclasses import dataclass
@@ -10,15 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from . import _strict
-
-
-class RunMode(enum.Enum):
-    """How the arch's programs are run by `muslforge run` and the smoke tests."""
-
-    NATIVE = "native"      # the host runs them (qemu is used instead when the host arch differs)
-    QEMU = "qemu"          # always under qemu-user
-    EMBEDDER = "embedder"  # wasm32: muslforge's reference embedder
-    LINK_ONLY = "link-only"  # nothing here can run it (x32: no qemu mode, kernels without x32 syscalls)
+from .runmode import RunMode
 
 
 _REQUIRED = ("name", "triple", "musl_target", "run", "builtins")

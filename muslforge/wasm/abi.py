@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import struct
 
-from .. import syscalls as syscall_table
-
 WASM_PAGE = 65536          # AT_PAGESZ, mmap granularity, memory.grow unit
 MMAP2_UNIT = 4096          # mmap2's offset argument counts 4 KiB units
 AT_FDCWD = -100
@@ -84,6 +82,11 @@ SIGACTION_SIZE = 20        # struct k_sigaction: handler, flags, (restorer), mas
 
 assert STAT.size == 128 and STATX.size == 256 and TIMESPEC.size == 16
 
-# The syscall names a module may import: the rows of muslforge's syscall table. The ones the embedder
-# does not implement answer -ENOSYS; an import outside the table is a missing import.
-LINUX_SYSCALLS = syscall_table.names()
+def linux_syscalls() -> frozenset[str]:
+    """The syscall names a module may import: the rows of muslforge's syscall table. The ones the
+    embedder does not implement answer -ENOSYS; an import outside the table is a missing import. Read on
+    first use: loading the table costs start-up time that a program importing only implemented
+    syscalls need not pay."""
+    from .. import syscalls as syscall_table
+
+    return syscall_table.names()

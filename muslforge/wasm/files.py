@@ -12,7 +12,6 @@ import fcntl
 import os
 import posixpath
 import select
-import shutil
 import stat
 import struct
 import time
@@ -382,6 +381,8 @@ def sys_ioctl(proc, fd, request, arg=0):
     try:
         size = os.get_terminal_size(file.host_fileno())
     except (OSError, TypeError, ValueError):
+        import shutil
+
         size = shutil.get_terminal_size()
     proc.mem.write(arg, abi.WINSIZE.pack(size.lines, size.columns, 0, 0))
     return 0

@@ -9,7 +9,6 @@ to stderr; 0 when _start returns.
 from __future__ import annotations
 
 import errno
-import inspect
 import os
 import re
 import sys
@@ -19,7 +18,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from .. import syscalls as syscall_table
 from . import abi, dirs, files, memory, process, threads, time  # noqa: F401  (registers the handlers)
 from ._registry import SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
@@ -34,10 +32,19 @@ from .threads import DEFAULT_MAX_THREADS, THREAD_START, GroupStopped, ThreadExit
 TRAP_STATUS = 134
 WASM_MAGIC = b"\0asm"
 PREFIX = "__syscall_"
-# Arguments that are guest C strings (path and str kinds in the syscall table), shown as text in the trace.
-_PATH_ARGS = {row.name: tuple(i for i, kind in enumerate(row.param_kinds())
-                              if kind in (syscall_table.Kind.PATH, syscall_table.Kind.STR))
-              for row in syscall_table.load()}
+_path_args: dict[str, tuple[int, ...]] = {}
+
+
+def path_args(name: str) -> tuple[int, ...]:
+    """Arguments that are guest C strings (path and str kinds in the syscall table), shown as text in the
+    trace; the table is read when the first trace line is printed."""
+    if not _path_args:
+        from .. import syscalls as syscall_table
+
+        strings = (syscall_table.Kind.PATH, syscall_table.Kind.STR)
+        _path_args.update({row.name: tuple(i for i, kind in enumerate(row.param_kinds()) if kind in strings)
+                           for row in syscall_table.load()})
+    return _path_args.get(name, ())
 
 
 # Syscalls that run without the process lock: they block (the lock would stop every other thread), only
@@ -144,13 +151,17 @@ def enosys(proc: Process, *args: int) -> int:
     raise Errno(errno.ENOSYS)
 
 
+_CO_VARARGS = 0x04
+
+
 def _arity(handler: Handler) -> tuple[int, int]:
-    """(required, maximum) argument count of a handler, not counting `proc`."""
-    params = list(inspect.signature(handler).parameters.values())[1:]
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
+    """(required, maximum) argument count of a handler, not counting `proc` (read from its code object:
+    inspect costs milliseconds of start-up)."""
+    code = handler.__code__
+    if code.co_flags & _CO_VARARGS:
         return 0, 6
-    required = sum(1 for p in params if p.default is p.empty)
-    return required, len(params)
+    count = code.co_argcount - 1
+    return count - len(handler.__defaults__ or ()), count
 
 
 def _signed(value: int) -> int:
@@ -168,7 +179,7 @@ def _show_arg(proc: Process, value: int, as_path: bool) -> str:
 
 
 def _trace(proc: Process, name: str, args: Sequence[int], result: str) -> None:
-    paths = _PATH_ARGS.get(name, ())
+    paths = path_args(name)
     shown = ", ".join(_show_arg(proc, a, i in paths) for i, a in enumerate(args))
     proc.log(f"[wasm] {name}({shown}) = {result}")
 
@@ -261,7 +272,7 @@ def syscall_handler(name: str, nparams: int) -> tuple[Handler | None, str | None
     Implemented syscalls get their handler; other Linux syscall names get the -ENOSYS stub; anything
     else is missing.
     """
-    handler = SYSCALLS.get(name) or (enosys if name in abi.LINUX_SYSCALLS else None)
+    handler = SYSCALLS.get(name) or (enosys if name in abi.linux_syscalls() else None)
     if handler is None:
         return None, "no such Linux syscall"
     low, high = _arity(handler)
@@ -436,7 +447,8 @@ def new_store(eng: Any) -> Any:
 
 
 def load(eng: Any, wasm: Path | bytes) -> Any:
-    """Compile a module from a file (or from bytes: tests); EmbedderError when it can't."""
+    """Compile a module from a file (or from bytes: tests); EmbedderError when it can't. A file's
+    compiled code is cached (module_cache), so a second start skips compilation."""
     import wasmtime
 
     try:
@@ -449,11 +461,52 @@ def load(eng: Any, wasm: Path | bytes) -> Any:
     if data[:4] != WASM_MAGIC:
         raise EmbedderError(f"{name} is not a wasm module: it does not start with the bytes \\0asm "
                             f"(it starts with {bytes(data[:8])!r}); give the .wasm file the linker wrote")
+    cached = None if isinstance(wasm, (bytes, bytearray)) else module_cache(data)
+    if cached is not None and cached.is_file():
+        try:
+            return wasmtime.Module.deserialize_file(eng, str(cached))
+        except wasmtime.WasmtimeError:
+            pass                          # another wasmtime or engine configuration: compile again
     try:
-        return wasmtime.Module(eng, data)
+        module = wasmtime.Module(eng, data)
     except wasmtime.WasmtimeError as error:
         raise EmbedderError(f"{name} is not a valid wasm module for this embedder: "
                             f"{_parse_error(error, len(data))}") from None
+    if cached is not None:
+        _store(cached, module)
+    return module
+
+
+def module_cache(data: bytes) -> Path:
+    """Where the compiled form of `data` is kept: MUSLFORGE_CACHE/wasm-modules/<sha256>-<wasmtime>.cwasm.
+    wasmtime itself refuses (and we recompile) a file made by another version or engine configuration."""
+    from .. import paths
+
+    try:
+        from _sha256 import sha256     # the built-in one: hashlib's OpenSSL load costs start-up time
+    except ImportError:
+        from hashlib import sha256
+    digest = sha256(data).hexdigest()
+    return paths.cache_dir() / "wasm-modules" / f"{digest}-{_wasmtime_version()}.cwasm"
+
+
+def _wasmtime_version() -> str:
+    import wasmtime
+
+    site = Path(wasmtime.__file__).parent.parent
+    found = [n for n in os.listdir(site) if n.startswith("wasmtime-") and n.endswith(".dist-info")]
+    return found[0][len("wasmtime-"):-len(".dist-info")] if len(found) == 1 else "unknown"
+
+
+def _store(target: Path, module: Any) -> None:
+    """Write the compiled module aside, then rename: a reader never sees half a file."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temp.write_bytes(module.serialize())
+        os.replace(temp, target)
+    except OSError:
+        pass                              # no writable cache: just no speed-up
 
 
 def _parse_error(error: Any, size: int) -> str:

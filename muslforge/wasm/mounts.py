@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EmbedderError, Errno
 from .namespace import MAX_SYMLINKS, Dir, Namespace, normalize
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class MountSpec:
     """`--dir HOST[::GUEST]` (read_only: `--ro-dir`); guest None means the host path's absolute form."""
 
-    host: Path
-    guest: str | None = None
-    read_only: bool = False
+    __slots__ = ("host", "guest", "read_only")
+
+    def __init__(self, *, host: Path, guest: str | None = None, read_only: bool = False):
+        self.host, self.guest, self.read_only = Path(host), guest, read_only
+
+    def __repr__(self) -> str:
+        return f"MountSpec(host={self.host!r}, guest={self.guest!r}, read_only={self.read_only})"
 
     @classmethod
     def parse(cls, text: str, *, read_only: bool = False) -> MountSpec:
@@ -45,7 +45,7 @@ def build_namespace(root: Path | None, mounts: Sequence[MountSpec],
     """The namespace and the private host work directory (the stand-in and the private /tmp, /dev/shm)."""
     if not mounts:
         mounts = [MountSpec(host=Path(root if root is not None else os.getcwd()))]
-    workdir = tempfile.mkdtemp(prefix="muslforge-guest-")
+    workdir = _private_dir()
     ns = Namespace()
     try:
         for name in ("empty", "tmp", "shm"):
@@ -63,6 +63,19 @@ def build_namespace(root: Path | None, mounts: Sequence[MountSpec],
         remove_workdir(workdir)
         raise
     return ns, workdir
+
+
+def _private_dir() -> str:
+    """A new 0700 directory in the host's temp folder (what tempfile.mkdtemp does, without its imports)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    for _ in range(100):
+        path = os.path.join(base, f"muslforge-guest-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise EmbedderError(f"cannot make a private directory in {base}")
 
 
 def _mount(ns: Namespace, spec: MountSpec) -> None:
@@ -91,6 +104,8 @@ def initial_cwd(ns: Namespace, root: Path | None, mounts: Sequence[MountSpec], c
 
 def remove_workdir(workdir: str) -> None:
     """Remove the private work directory even where the guest took away write permission."""
+    import shutil
+
     def unlock(function, path, _):
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(path), 0o700)

@@ -19,7 +19,7 @@ import errno
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import EmbedderError, Errno
 
@@ -34,20 +34,19 @@ HOST_DEVICES = {"null": "/dev/null", "zero": "/dev/zero", "full": "/dev/full", "
 STDIO_DEVICES = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
-@dataclass(eq=False)
+# Plain classes with __slots__, not dataclasses: importing dataclasses (and inspect) costs start-up time.
+
 class Mount:
     """A host directory shown at `guest`; `fd` is held for the life of the process."""
 
-    guest: str
-    host: str
-    fd: int
-    read_only: bool = False
-    ident: tuple[int, int] = (0, 0)
-    nested: bool = False        # another mount or virtual node lies below it (no openat2 fast path)
+    __slots__ = ("guest", "host", "fd", "read_only", "ident", "nested")
+
+    def __init__(self, guest: str, host: str, fd: int, read_only: bool, ident: tuple[int, int]):
+        self.guest, self.host, self.fd, self.read_only, self.ident = guest, host, fd, read_only, ident
+        self.nested = False     # another mount or virtual node lies below it (no openat2 fast path)
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(NamedTuple):
     """A device node: a host device opened by its fixed host path, or one of the guest's own fds."""
 
     guest: str
@@ -55,14 +54,14 @@ class Device:
     guest_fd: int | None = None
 
 
-@dataclass(eq=False)
 class Dir:
     """A guest directory: a host fd inside `mount`, or a virtual directory (fd None)."""
 
-    guest: str
-    mount: Mount | None = None
-    fd: int | None = None
-    owned: bool = False         # the walk opened `fd` and must close it
+    __slots__ = ("guest", "mount", "fd", "owned")
+
+    def __init__(self, guest: str, mount: Mount | None = None, fd: int | None = None, owned: bool = False):
+        self.guest, self.mount, self.fd = guest, mount, fd
+        self.owned = owned      # the walk opened `fd` and must close it
 
     @property
     def virtual(self) -> bool:
@@ -79,13 +78,13 @@ class Dir:
         return Dir(self.guest, self.mount, fd, owned=fd is not None)
 
 
-@dataclass(eq=False)
 class Place:
     """Where a path leads: `dir` itself (name None), the entry `name` in `dir`, or a device."""
 
-    dir: Dir
-    name: str | None = None
-    device: Device | None = None
+    __slots__ = ("dir", "name", "device")
+
+    def __init__(self, dir: Dir, name: str | None = None, device: Device | None = None):
+        self.dir, self.name, self.device = dir, name, device
 
     def close(self) -> None:
         self.dir.close()
@@ -110,14 +109,14 @@ class Place:
             raise Errno(errno.EROFS)
 
 
-@dataclass
 class Namespace:
     """Every mount and virtual node, keyed by guest path."""
 
-    mounts: dict[str, Mount] = field(default_factory=dict)
-    vdirs: set[str] = field(default_factory=lambda: {"/"})
-    devices: dict[str, Device] = field(default_factory=dict)
-    roots: dict[tuple[int, int], Mount] = field(default_factory=dict)
+    def __init__(self):
+        self.mounts: dict[str, Mount] = {}
+        self.vdirs: set[str] = {"/"}
+        self.devices: dict[str, Device] = {}
+        self.roots: dict[tuple[int, int], Mount] = {}
 
     def mount(self, host: str | os.PathLike, guest: str, *, read_only: bool = False) -> Mount:
         """Show host directory `host` at absolute guest path `guest` (EmbedderError when it can't)."""

@@ -101,3 +101,18 @@ def test_wrong_import_types_are_shown_in_wat(tmp_path):
         run_bytes(tmp_path, wasm)
     assert "env.__syscall_read (func (param i64) (result f32)): has the wrong type" in str(caught.value)
     assert "js.mem (memory 1 2): not provided by the embedder" in str(caught.value)
+
+
+def test_compiled_modules_are_cached_and_a_bad_cache_file_is_recompiled(tmp_path, monkeypatch):
+    from muslforge.wasm.host import module_cache
+
+    monkeypatch.setenv("MUSLFORGE_CACHE", str(tmp_path / "cache"))
+    hello = syscall_module({"exit_group": 1}, "(drop (call $exit_group (i32.const 5)))")
+    cached = module_cache(hello)
+    assert not cached.exists()
+    assert run_bytes(tmp_path, hello)[0] == 5
+    assert cached.is_file() and cached.name.endswith(".cwasm")
+    assert run_bytes(tmp_path, hello)[0] == 5                     # from the cache
+    cached.write_bytes(b"not a compiled module")
+    assert run_bytes(tmp_path, hello)[0] == 5                     # refused by wasmtime: compiled again
+    assert cached.read_bytes() != b"not a compiled module"
