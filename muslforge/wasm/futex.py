@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Errno
@@ -30,16 +29,17 @@ FUTEX_WAITERS, FUTEX_OWNER_DIED, FUTEX_TID_MASK = 0x80000000, 0x40000000, 0x3FFF
 _MAX_COUNT = 0x7FFFFFFF
 
 
-@dataclass(eq=False)
 class Waiter:
-    """One thread waiting at one address (requeue moves it to another)."""
+    """One thread waiting at one address (requeue moves it to another). (Plain classes here and in
+    threads.py: importing dataclasses costs `muslforge run` start-up time.)"""
 
-    addr: int
-    bitset: int
-    wakeup: threading.Event
-    woken: bool = False
-    untimed: bool = False
-    interrupted: Any = None           # () -> bool: a signal (or the end) is on its way to this waiter
+    __slots__ = ("addr", "bitset", "wakeup", "woken", "untimed", "interrupted")
+
+    def __init__(self, addr: int, bitset: int, wakeup: threading.Event, woken: bool = False,
+                 untimed: bool = False, interrupted: Any = None):
+        self.addr, self.bitset, self.wakeup, self.woken = addr, bitset, wakeup, woken
+        self.untimed = untimed
+        self.interrupted = interrupted    # () -> bool: a signal (or the end) is on its way to this waiter
 
 
 class Deadlock(Exception):
@@ -50,13 +50,13 @@ class Deadlock(Exception):
         self.threads = threads
 
 
-@dataclass
 class FutexTable:
     """Every wait queue of one program. `mem` reads the guest word (4-aligned u32)."""
 
-    queues: dict[int, list[Waiter]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    untimed: int = 0                  # queued waiters without a timeout
+    def __init__(self):
+        self.queues: dict[int, list[Waiter]] = {}
+        self.lock = threading.Lock()
+        self.untimed = 0              # queued waiters without a timeout
 
     def wait(self, mem: Any, addr: int, expected: int, deadline_ns: int | None, bitset: int,
              wakeup: threading.Event, interrupted, threads: int = 0) -> int:

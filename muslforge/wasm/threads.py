@@ -22,7 +22,6 @@ import os
 import select
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._registry import syscall
@@ -57,20 +56,18 @@ class GroupStopped(BaseException):
     """Raised in a guest thread that was blocked or running when the program ended elsewhere."""
 
 
-@dataclass(eq=False)
 class GuestThread:
     """The host's view of one guest thread."""
 
-    tid: int
-    sigmask: int = 0
-    pending: int = 0
-    table: Any = None                  # this instance's __indirect_function_table
-    clear_tid: int = 0                 # CLONE_CHILD_CLEARTID / set_tid_address
-    robust_list: int = 0               # set_robust_list head
-    wakeup: threading.Event = field(default_factory=threading.Event)
-    host: threading.Thread | None = None
-    scratch: int = 0                   # guest memory for siginfo/ucontext (Process.signal_scratch)
-    wake_fds: tuple[int, int] | None = None   # a pipe that interrupts a poll on host fds (wait_fd)
+    def __init__(self, tid: int, sigmask: int = 0, pending: int = 0, table: Any = None):
+        self.tid, self.sigmask, self.pending = tid, sigmask, pending
+        self.table = table                 # this instance's __indirect_function_table
+        self.clear_tid = 0                 # CLONE_CHILD_CLEARTID / set_tid_address
+        self.robust_list = 0               # set_robust_list head
+        self.wakeup = threading.Event()
+        self.host: threading.Thread | None = None
+        self.scratch = 0                   # guest memory for siginfo/ucontext (Process.signal_scratch)
+        self.wake_fds: tuple[int, int] | None = None   # a pipe that interrupts a poll on host fds
 
     def interrupt(self) -> None:
         """End whatever wait this thread is blocked in (it then looks at why)."""
