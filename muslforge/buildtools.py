@@ -4,7 +4,7 @@ Written into the sysroot at build time (so every sysroot and every release tarba
 
     <triple>.cfg                         the flags (muslforge.flags): clang --config=<it>
     bin/<host triple>-cc                 sh: exec clang-22 --config=<sysroot>/<triple>.cfg "$@"
-    bin/<host triple>-{ar,ranlib,nm,strip}   the toolchain's llvm tools
+    bin/<host triple>-{ar,ranlib,nm,strip,objdump,objcopy,readelf,size,strings}   llvm tools
     bin/<host triple>-run                runs a built program: muslforge run --arch <arch>
     share/muslforge/toolchain.cmake      -DCMAKE_TOOLCHAIN_FILE=; ctest runs through muslforge run
     share/muslforge/meson-cross.ini      --cross-file; exe_wrapper is muslforge run
@@ -26,8 +26,9 @@ from .config.toolchain import Toolchain
 from .flags import clang_config, config_name, supports_tail_options
 
 # Bump when the generated files change: the build's up-to-date check includes it (tasks/sysroot.py).
-FORMAT = 3
-BINUTILS = ("ar", "ranlib", "nm", "strip")
+FORMAT = 4
+BINUTILS = ("ar", "ranlib", "nm", "strip")        # named in toolchains/<name>.yaml
+MORE_TOOLS = ("objdump", "objcopy", "readelf", "size", "strings")  # llvm-<tool> beside its llvm-nm
 CMAKE_FILE = "share/muslforge/toolchain.cmake"
 STATIC_ONLY_FILE = "share/muslforge/static-only.cmake"
 MESON_FILE = "share/muslforge/meson-cross.ini"
@@ -59,6 +60,9 @@ def write_all(arch: Arch, toolchain: Toolchain, sysroot: Path) -> list[Path]:
                f"bin/{tool_name(arch, 'run')}": run_script(arch)}
     for tool in BINUTILS:
         scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(arch, tool, getattr(toolchain, tool))
+    for tool in MORE_TOOLS:  # libtool's configure looks for <host>-objdump; build scripts for the rest
+        program = toolchain.nm.replace("-nm", f"-{tool}", 1)
+        scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(arch, tool, program)
     written = []
     for name, text in [*files.items(), *scripts.items()]:
         path = sysroot / name
@@ -134,7 +138,7 @@ def cmake_toolchain(arch: Arch) -> str:
         f"set(CMAKE_SYSTEM_PROCESSOR {cpu})",
         f'set(CMAKE_C_COMPILER "${{MUSLFORGE_SYSROOT}}/bin/{prefix}-cc")',
         *(f'set(CMAKE_{tool.upper()} "${{MUSLFORGE_SYSROOT}}/bin/{prefix}-{tool}" CACHE FILEPATH "")'
-          for tool in BINUTILS),
+          for tool in (*BINUTILS, "objdump", "objcopy", "readelf")),
         'set(CMAKE_FIND_ROOT_PATH "${MUSLFORGE_SYSROOT}")',
         "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)",
         "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)",

@@ -38,7 +38,9 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Host variables that must not reach the container: its own PATH, nothing that loads host libraries, and
 # the host's choice of clang (the image has the toolchain's own).
 _HOST_ONLY_ENV = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHOME", "HOSTNAME",
-                  "MUSLFORGE_CLANG", "MUSLFORGE_AR", "MUSLFORGE_RANLIB", "MUSLFORGE_NM", "MUSLFORGE_STRIP")
+                  "MUSLFORGE_CLANG", "MUSLFORGE_AR", "MUSLFORGE_RANLIB", "MUSLFORGE_NM", "MUSLFORGE_STRIP",
+                  "MUSLFORGE_OBJDUMP", "MUSLFORGE_OBJCOPY", "MUSLFORGE_READELF", "MUSLFORGE_SIZE",
+                  "MUSLFORGE_STRINGS")
 OUT, ERR, EXIT = 1, 2, 3
 
 # The server. Request: 4-byte length, then NUL-separated: cwd, env count, KEY=VALUE..., argv count,

@@ -38,7 +38,9 @@ def test_every_sysroot_gets_its_wrappers_cross_files_and_config(tmp_path):
     arch = load_arch(paths.ARCHES_DIR, "aarch64")
     root = sysroot_with_tools(tmp_path, arch)
     executables = sorted(p.name for p in (root / "bin").iterdir())
-    assert executables == [f"aarch64-linux-musl-{t}" for t in ("ar", "cc", "nm", "ranlib", "run", "strip")]
+    assert executables == [f"aarch64-linux-musl-{t}" for t in ("ar", "cc", "nm", "objcopy", "objdump", "ranlib",
+                                                               "readelf", "run", "size", "strings", "strip")]
+    assert "llvm-objdump-22" in (root / "bin/aarch64-linux-musl-objdump").read_text()
     assert all(os.access(p, os.X_OK) for p in (root / "bin").iterdir())
     assert (root / "aarch64-linux-musl.cfg").read_text() == flags.clang_config(arch, root)
     for name in (buildtools.CMAKE_FILE, buildtools.MESON_FILE, buildtools.STATIC_ONLY_FILE):
