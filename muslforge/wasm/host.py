@@ -304,6 +304,8 @@ def link(engine: Any, module: Any, proc: Process, wasm_name: str, store: Any = N
     """
     import wasmtime
 
+    from . import rawcall
+
     linker = wasmtime.Linker(engine)
     problems, defined = [], set()
     for imp in module.imports:
@@ -318,8 +320,7 @@ def link(engine: Any, module: Any, proc: Process, wasm_name: str, store: Any = N
         elif imp.name not in defined:
             defined.add(imp.name)
             name = imp.name[len(PREFIX):]
-            linker.define_func("env", imp.name, imp.type, host_function(proc, name, handler),
-                               access_caller=True)
+            rawcall.define(linker, "env", imp.name, imp.type, host_function(proc, name, handler))
     if problems:
         raise EmbedderError(
             f"{wasm_name}: the module needs {len(problems)} import(s) the muslforge embedder does not "
