@@ -138,3 +138,28 @@ def test_the_default_timeouts_are_seconds_not_minutes():
     from muslforge import fetch
     connect, read = fetch.TIMEOUT
     assert connect <= 5 and read <= 15 and fetch.READ_RETRIES <= 1
+
+
+@pytest.mark.xfail(strict=True, reason="issue #14 decides the backend once (probe with a short timeout, fall "
+                                       "back with the notice); remove this mark when that lands")
+def test_auto_backend_with_a_silent_tcp_docker_host_falls_back_in_seconds(doit):
+    """A DOCKER_HOST that accepts connections and never answers: auto falls back to the host backend with
+    the usual notice instead of hanging for a minute."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the kernel's backlog; nothing ever answers
+    try:
+        started = time.monotonic()
+        try:
+            env = {**doit.env, "MUSLFORGE_BACKEND": "auto",
+                   "DOCKER_HOST": f"tcp://127.0.0.1:{silent.getsockname()[1]}"}
+            done = subprocess.run([sys.executable, "-m", "doit", "toolchain"], cwd=CHECKOUT, env=env,
+                                  text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=25)
+        except subprocess.TimeoutExpired:
+            pytest.fail("doit toolchain hung with a silent TCP DOCKER_HOST")
+        assert time.monotonic() - started < 20
+        assert done.returncode == 0, done.stdout
+        assert "using the host backend" in _clean(done)
+    finally:
+        silent.close()
