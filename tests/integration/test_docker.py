@@ -220,3 +220,13 @@ def test_llvm_19_is_a_new_file_not_a_code_change():
         workdir=Path("/"), env={}, timeout=60)
     assert status == 0
     assert b"clang version 19.1.7" in out and b"libclang_rt.builtins-aarch64.a" in out
+
+
+def test_provenance_is_asked_of_the_image_and_matches_the_pins(toolchain, tag, tmp_path):
+    """The docker backend records the image's own compiler and packages, not the host's."""
+    from muslforge import provenance
+    from muslforge.backend import DockerBackend
+    data = provenance.record(DockerBackend(toolchain), cwd=tmp_path)
+    assert (data["backend"], data["image"], data["pinned"]) == ("docker", tag, True)
+    assert data["packages"] == provenance.pinned_packages(toolchain)
+    assert data["compiler"]["version"].startswith("Debian clang version 22.")
