@@ -1,9 +1,12 @@
-"""Text generated from the syscall table: the port's two headers and the ABI doc's appendix.
+"""Text generated from the syscall table: the port's three headers and the ABI doc's appendix.
 
 The headers are written into the patched musl tree at patch time (never committed):
 - arch/wasm32/bits/syscall.h.in: `#define __NR_<name> <nr>`, the numbers musl's sources use as keys;
 - arch/wasm32/syscall_static.h: per syscall, the import declaration and the macros that turn
-  __syscall(SYS_<name>, ...) into a call padded to the import's fixed parameter count.
+  __syscall(SYS_<name>, ...) into a call padded to the import's fixed parameter count;
+- arch/wasm32/syscall_switch.h: the switch from a run-time SYS_ number to the named import, included
+  only by the port's syscall() (src/misc/wasm32/syscall.c), so only programs that call syscall()
+  import every syscall.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from . import Syscall, load
 
 SYSCALL_H_IN = "arch/wasm32/bits/syscall.h.in"
 SYSCALL_STATIC_H = "arch/wasm32/syscall_static.h"
+SYSCALL_SWITCH_H = "arch/wasm32/syscall_switch.h"
 
 _STATIC_HEADER = """\
 /* Generated at patch time from muslforge's syscall table (muslforge/syscalls/wasm32.table):
@@ -50,11 +54,34 @@ def syscall_static_h(rows: Iterable[Syscall]) -> str:
     return "".join(out)
 
 
+_SWITCH_HEADER = """\
+/* Generated at patch time from muslforge's syscall table (muslforge/syscalls/wasm32.table):
+ * do not edit. syscall(SYS_x, ...) by number: each case calls the named import with the
+ * import's own parameter count (an i64 argument is two longs, low word first, as the
+ * caller of syscall() passes it on a 32-bit arch). Included by src/misc/wasm32/syscall.c
+ * only. */
+
+static long __syscall_by_number(long n, long a, long b, long c, long d, long e, long f)
+{
+\tswitch (n) {
+"""
+
+
+def syscall_switch_h(rows: Iterable[Syscall]) -> str:
+    out = [_SWITCH_HEADER]
+    for row in rows:
+        args = ", ".join("abcdef"[:row.nparams])
+        out.append(f"\tcase {row.nr}: return __syscall_{row.name}({args});\n")
+    out.append("\t}\n\treturn -ENOSYS;\n}\n")
+    return "".join(out)
+
+
 def write_headers(tree: Path, rows: Iterable[Syscall] | None = None) -> None:
-    """Write both headers into a musl tree (the wasm32 overlay must already be there)."""
+    """Write the three headers into a musl tree (the wasm32 overlay must already be there)."""
     rows = tuple(rows if rows is not None else load())
     (tree / SYSCALL_H_IN).write_text(syscall_h_in(rows), encoding="utf-8")
     (tree / SYSCALL_STATIC_H).write_text(syscall_static_h(rows), encoding="utf-8")
+    (tree / SYSCALL_SWITCH_H).write_text(syscall_switch_h(rows), encoding="utf-8")
 
 
 def abi_appendix(rows: Iterable[Syscall] | None = None) -> str:

@@ -94,7 +94,9 @@ def seekable(file: OpenFile) -> int:
 def _readable(proc, file: OpenFile) -> OpenFile:
     """With threads, wait for a pipe, socket or terminal in a way a signal (a cancellation) can
     interrupt; regular files never block."""
-    if proc.threads.spawner is not None and file.hostfd is not None and not file.flags & abi.O_NONBLOCK:
+    group = proc.threads
+    if (group.spawner is not None or group.async_signals) and file.hostfd is not None \
+            and not file.flags & abi.O_NONBLOCK:
         if not stat.S_ISREG(os.fstat(file.hostfd).st_mode):
             proc.threads.wait_fd(file.hostfd)
     return file

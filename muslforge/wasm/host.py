@@ -18,8 +18,10 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from . import abi, dirs, files, memory, process, threads, time  # noqa: F401  (registers the handlers)
-from ._registry import SYSCALLS, Handler
+# Importing the group modules registers their handlers.
+from . import (abi, dirs, files, memory, polling, process, refused, signals, sockets,  # noqa: F401
+               system, threads, time, timers)
+from ._registry import REFUSED, SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
 from .guest import GuestMemory, SharedGuestMemory
@@ -46,6 +48,14 @@ def path_args(name: str) -> tuple[int, ...]:
                            for row in syscall_table.load()})
     return _path_args.get(name, ())
 
+
+# Syscalls Linux restarts after a handler with SA_RESTART instead of failing with EINTR (sleeps, polls,
+# sigsuspend and sigtimedwait always fail with EINTR, as there).
+_RESTARTABLE = frozenset({
+    "read", "readv", "write", "writev", "pread64", "preadv", "pwrite64", "pwritev", "wait4", "waitid",
+    "futex_time64", "flock", "fcntl64", "ioctl", "openat", "accept", "accept4", "recvfrom", "recvmsg",
+    "sendto", "sendmsg", "connect",
+})
 
 # Syscalls that run without the process lock: they block (the lock would stop every other thread), only
 # touch the calling thread's own state, or deliver signals (a handler's own syscalls take the lock).
@@ -82,6 +92,8 @@ class Process:
         self.max_memory: int | None = None
         self.threads = ThreadGroup(max_threads=max_threads)
         self.shared_memory: Any = None   # a threaded module's imported shared memory
+        self.engine: Any = None          # its epoch is incremented to deliver asynchronous signals
+        self.timers: Any = None          # timers.Timers once the guest arms one
         self.lock = threading.RLock()
         self._scratch: list[int] = []
 
@@ -154,6 +166,15 @@ def enosys(proc: Process, *args: int) -> int:
 _CO_VARARGS = 0x04
 
 
+def _refusal(error: int) -> Handler:
+    def answer(proc: Process, *args: int) -> int:
+        raise Errno(error)
+    return answer
+
+
+_REFUSALS = {name: _refusal(error) for name, (error, _) in REFUSED.items()}
+
+
 def _arity(handler: Handler) -> tuple[int, int]:
     """(required, maximum) argument count of a handler, not counting `proc` (read from its code object:
     inspect costs milliseconds of start-up)."""
@@ -199,8 +220,16 @@ def host_function(proc: Process, name: str, handler: Handler):
     group = proc.threads
 
     def call(caller, *args: int) -> int:
+        while True:
+            result, restart = once(caller, *args)
+            if not (restart and result == -errno.EINTR and name in _RESTARTABLE):
+                return result
+
+    def once(caller, *args: int) -> tuple[int, bool]:
+        """One run of the handler: its result, and whether the signals delivered after it ask for a
+        restart (SA_RESTART)."""
         if proc.mem is None:
-            return -errno.ENOSYS
+            return -errno.ENOSYS, False
         outer = proc.mem.context
         proc.mem.enter(caller)
         stopper = proc.stopper if group.current is group.main else None   # Python signals: main only
@@ -227,17 +256,18 @@ def host_function(proc: Process, name: str, handler: Handler):
             _trace(proc, name, args, _result_text(result))
         current = group.current
         if current.pending & ~current.sigmask:
-            _deliver(proc, caller)
-        return result
+            return result, _deliver(proc, caller)
+        return result, False
     return call
 
 
-def _deliver(proc: Process, caller: Any) -> None:
-    """Signals for the calling thread that arrived during a syscall, delivered as it returns."""
+def _deliver(proc: Process, caller: Any) -> bool:
+    """Signals for the calling thread that arrived during a syscall, delivered as it returns; True
+    when the syscall may be restarted (SA_RESTART)."""
     outer = proc.mem.context
     proc.mem.enter(caller)
     try:
-        process.deliver_pending(proc)
+        return process.deliver_pending(proc)
     finally:
         proc.mem.enter(outer)
 
@@ -269,10 +299,10 @@ def _describe_import(imp: Any) -> str:
 def syscall_handler(name: str, nparams: int) -> tuple[Handler | None, str | None]:
     """The handler for env.__syscall_<name> taking `nparams` i32s, or why there is none.
 
-    Implemented syscalls get their handler; other Linux syscall names get the -ENOSYS stub; anything
-    else is missing.
+    Implemented syscalls get their handler, refused ones (refused.py) their errno; other Linux syscall
+    names get the -ENOSYS stub; anything else is missing.
     """
-    handler = SYSCALLS.get(name) or (enosys if name in abi.linux_syscalls() else None)
+    handler = SYSCALLS.get(name) or _REFUSALS.get(name) or (enosys if name in abi.linux_syscalls() else None)
     if handler is None:
         return None, "no such Linux syscall"
     low, high = _arity(handler)
@@ -572,6 +602,8 @@ class Instance:
         import wasmtime
 
         self.store = new_store(eng)
+        self.proc.engine = eng
+        signals.install(self.proc, self.store, self.proc.threads.main)
         linker = link(eng, module, self.proc, self.name, self.store, self.max_memory)
         if self.max_memory is not None:
             self.store.set_limits(memory_size=self.max_memory)
@@ -609,7 +641,7 @@ class Instance:
             report_trap(self.proc, self.name, self.trapped)
             return TRAP_STATUS
         group = self.proc.threads
-        with Stopper(self.engine, timeout, on_stop=group.end) as stopper:
+        with Stopper(self.engine, timeout, on_stop=group.end, guest=self._host_signal) as stopper:
             self.proc.stopper = stopper
             try:
                 return self._stopped(self._start())
@@ -617,6 +649,15 @@ class Instance:
                 group.end(0)              # no-op unless threads outlive an error here
                 group.join()
                 self.proc.stopper = None
+
+    def _host_signal(self, sig: int, post: bool) -> bool:
+        """SIGINT/SIGTERM sent to the embedder: True when the guest handles or ignores it itself
+        (posted to it when `post`), False when the host's default action (stop) applies."""
+        if not signals.guest_takes(self.proc, sig):
+            return False
+        if post:
+            signals.post_process(self.proc, sig)
+        return True
 
     def _start(self) -> int:
         """Run _start as the main thread; with threads, until the program ends (spawn.run_thread)."""
@@ -637,6 +678,8 @@ class Instance:
         return status
 
     def close(self) -> None:
+        if self.proc.timers is not None:
+            self.proc.timers.close()
         self.proc.fds.flush()
         self.proc.shared.close(self.proc.mem)
         self.proc.fds.close_all()

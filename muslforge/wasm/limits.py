@@ -1,6 +1,8 @@
 """Limits and control for a running guest: --timeout, --max-memory, SIGINT/SIGTERM.
 
-wasm code cannot be interrupted by a signal, so stopping uses wasmtime's epoch interruption: the store's
+A guest that handles or ignores SIGINT/SIGTERM itself (sigaction) gets the signal instead, delivered
+through the same epoch mechanism (signals.py). wasm code cannot be interrupted by a signal, so stopping
+uses wasmtime's epoch interruption: the store's
 deadline is one epoch ahead and a watcher thread bumps the engine's epoch when the guest must stop,
 which traps the guest at its next loop back-edge or call within microseconds. The watcher wakes on
 Python's signal wakeup fd (written by the C-level handler even while the main thread runs wasm) or on
@@ -56,10 +58,12 @@ def parse_seconds(text: str) -> float:
 class Stopper:
     """While active: SIGINT/SIGTERM and the timeout stop the guest (see the module doc)."""
 
-    def __init__(self, engine: Any, timeout: float | None, on_stop: Callable[[int], None] | None = None):
+    def __init__(self, engine: Any, timeout: float | None, on_stop: Callable[[int], None] | None = None,
+                 guest: Callable[[int, bool], bool] | None = None):
         self.engine = engine
         self.timeout = timeout
         self.on_stop = on_stop               # also told: a threaded program wakes its blocked threads
+        self.guest = guest                   # (sig, post) -> True when the guest handles SIGINT/SIGTERM
         self.status: int | None = None       # why the guest was stopped
         self.in_host_call = False
         self._saved: dict[int, Any] = {}
@@ -90,6 +94,8 @@ class Stopper:
                 signal.signal(sig, previous)
 
     def _handler(self, sig: int, frame: Any) -> None:
+        if sig != signal.SIGALRM and self.guest is not None and self.guest(sig, False):
+            return                           # the watcher posts it to the guest
         status = self.status if sig == signal.SIGALRM else 128 + sig
         if status is None:
             return
@@ -116,13 +122,14 @@ class Stopper:
             if not data:
                 return
             for sig in data:
-                if sig in _SIGNALS:
+                if sig in _SIGNALS and not (self.guest is not None and self.guest(sig, True)):
                     self._stop(128 + sig)
 
     def _stop(self, status: int) -> None:
         if self.status is None:
             self.status = status
-        self.engine.increment_epoch()
+        from .signals import stop_guest_code
+        stop_guest_code(self.engine)
         if self.on_stop is not None:
             self.on_stop(self.status)
         if status == TIMEOUT_STATUS and self._main:

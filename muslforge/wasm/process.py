@@ -156,6 +156,8 @@ def sys_rt_sigaction(proc, sig, act, oldact, sigsetsize):
         if sig in (abi.SIGKILL, abi.SIGSTOP):
             raise Errno(errno.EINVAL)
         proc.sigactions[sig] = proc.mem.read(act, abi.SIGACTION_SIZE)
+        if struct.unpack_from("<I", proc.sigactions[sig])[0] not in (abi.SIG_DFL, abi.SIG_IGN):
+            proc.threads.async_signals = True     # a blocking read must be able to end with EINTR
     return 0
 
 
@@ -187,7 +189,7 @@ def sys_rt_sigpending(proc, set_ptr, sigsetsize):
     return 0
 
 
-_SA_SIGINFO, _SA_NODEFER, _SA_RESETHAND = 4, 0x40000000, 0x80000000
+_SA_SIGINFO, _SA_ONSTACK, _SA_NODEFER, _SA_RESETHAND = 4, 0x08000000, 0x40000000, 0x80000000
 _SI_TKILL = -6
 _UC_SIGMASK = 20                           # ucontext_t: uc_flags, uc_link, uc_stack (12 bytes), uc_sigmask
 _SIGACTION = struct.Struct("<IIIQ")        # handler, flags, restorer, mask
@@ -227,18 +229,27 @@ def send_thread(proc, thread, sig: int) -> int:
     return 0
 
 
-def deliver_pending(proc) -> None:
-    """Deliver every pending signal the mask no longer blocks, lowest number first."""
+def deliver_pending(proc) -> bool:
+    """Deliver every pending signal the mask no longer blocks, lowest number first. True when at least
+    one handler ran and every one ran had SA_RESTART (an interrupted syscall is then restarted)."""
     thread = proc.threads.current
+    restart = None
     while thread.pending & ~thread.sigmask:
         ready = thread.pending & ~thread.sigmask
         sig = (ready & -ready).bit_length()
         with proc.threads.lock:
             thread.pending &= ~_bit(sig)
-        deliver(proc, sig)
+        flags = deliver(proc, sig)
+        if flags is not None:
+            restart = bool(flags & SA_RESTART) and restart is not False
+    return bool(restart)
 
 
-def deliver(proc, sig: int) -> None:
+SA_RESTART = 0x10000000
+
+
+def deliver(proc, sig: int) -> int | None:
+    """Deliver one signal now; the handler's sa_flags when a handler ran, else None."""
     raw = proc.sigactions.get(sig, bytes(abi.SIGACTION_SIZE))
     handler, flags, _, mask = _SIGACTION.unpack(raw)
     function = None if handler in (abi.SIG_DFL, abi.SIG_IGN) else proc.guest_function(handler)
@@ -247,11 +258,12 @@ def deliver(proc, sig: int) -> None:
             proc.log(f"[wasm] signal {sig}: handler {handler:#x} unreachable (no exported table): "
                      "default action")
         if sig in abi.DEFAULT_IGNORED_SIGNALS or sig == abi.SIGCONT or sig in _STOP_SIGNALS:
-            return
+            return None
         raise ProcessExit(128 + sig)
     if handler == abi.SIG_IGN:
-        return
+        return None
     _run_handler(proc, sig, function, flags, mask)
+    return flags
 
 
 def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
@@ -264,16 +276,21 @@ def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
         proc.sigactions.pop(sig, None)
     context = proc.mem.context
     nparams = len(function.type(context).params)
-    if nparams == 3:
-        info = proc.signal_scratch()
-        context_at = info + 256
-        proc.mem.fill(info, 512)
-        proc.mem.write(info, struct.pack("<iiiII", sig, 0, _SI_TKILL, PID, os.getuid()))
-        proc.mem.store_u64(context_at + _UC_SIGMASK, saved)
-        function(context, sig, info, context_at)
-        saved = _unblockable(struct.unpack("<Q", proc.mem.read(context_at + _UC_SIGMASK, 8))[0])
-    else:
-        function(context, *([sig] if nparams == 1 else []))
+    onstack = 1 if flags & _SA_ONSTACK else 0       # sigaltstack reports SS_ONSTACK meanwhile
+    thread.handler_depth += onstack
+    try:
+        if nparams == 3:
+            info = proc.signal_scratch()
+            context_at = info + 256
+            proc.mem.fill(info, 512)
+            proc.mem.write(info, struct.pack("<iiiII", sig, 0, _SI_TKILL, PID, os.getuid()))
+            proc.mem.store_u64(context_at + _UC_SIGMASK, saved)
+            function(context, sig, info, context_at)
+            saved = _unblockable(struct.unpack("<Q", proc.mem.read(context_at + _UC_SIGMASK, 8))[0])
+        else:
+            function(context, *([sig] if nparams == 1 else []))
+    finally:
+        thread.handler_depth -= onstack
     thread.sigmask = saved
     deliver_pending(proc)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from . import signals
 from .errors import ProcessExit
 from .host import TRAP_STATUS, Process, new_store, report_trap
 from .limits import Stop
@@ -63,6 +64,7 @@ class Spawner:
         proc = self.proc
         proc.threads.bind(thread)
         store = new_store(self.engine)
+        signals.install(proc, store, thread)
         proc.mem.enter(store)
 
         def entry() -> None:
@@ -75,4 +77,4 @@ class Spawner:
 
     def interrupt(self) -> None:
         """Make every store's running guest code trap at its next epoch check (the program ends)."""
-        self.engine.increment_epoch()
+        signals.stop_guest_code(self.engine)

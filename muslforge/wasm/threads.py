@@ -68,6 +68,10 @@ class GuestThread:
         self.host: threading.Thread | None = None
         self.scratch = 0                   # guest memory for siginfo/ucontext (Process.signal_scratch)
         self.wake_fds: tuple[int, int] | None = None   # a pipe that interrupts a poll on host fds
+        self.altstack = (0, 2, 0)          # sigaltstack: ss_sp, ss_flags (SS_DISABLE), ss_size
+        self.handler_depth = 0             # SA_ONSTACK handlers running on this thread (SS_ONSTACK)
+        self.epoch_callback: Any = None    # signals.install: its store's epoch deadline callback
+        self.async_error: BaseException | None = None   # why a handler run at a safe point failed
 
     def interrupt(self) -> None:
         """End whatever wait this thread is blocked in (it then looks at why)."""
@@ -103,6 +107,7 @@ class ThreadGroup:
         self.status: int | None = None          # set once by the first thread that ends the program
         self.stopping = threading.Event()
         self.spawner: Any = None                # set by host.py for threaded modules: starts instances
+        self.async_signals = False              # a handler is installed: blocking reads are interruptible
 
     # -- the calling thread ------------------------------------------------------------------------
 
@@ -132,9 +137,9 @@ class ThreadGroup:
         return True
 
     def wait_fd(self, fd: int, events: int = select.POLLIN) -> None:
-        """In a program with threads, block until the host fd is ready for `events`, or raise -EINTR
+        """In a program with threads or signal handlers, block until the host fd is ready for `events`, or raise -EINTR
         when a signal for the calling thread comes first (a read then can be cancelled)."""
-        if self.spawner is None:
+        if self.spawner is None and not self.async_signals:
             return
         thread = self.current
         poller = select.poll()

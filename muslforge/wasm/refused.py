@@ -1,0 +1,67 @@
+"""The syscalls the embedder refuses, each with the errno Linux gives in the same situation and why.
+
+Every row of the syscall table is either implemented (a handler registered with `@syscall`) or named
+here; docs/wasm32-syscalls.md lists both (decisions.py). The errno is the one a program already handles
+on Linux: EPERM for what an unprivileged process may not do, ENOSYS for a kernel feature that a kernel
+can be built without (the program's fallback path runs), EOPNOTSUPP where a filesystem or socket lacks
+the feature, EACCES where the sandbox's policy forbids it.
+"""
+
+from __future__ import annotations
+
+from errno import EACCES, EINVAL, ENOSYS, EOPNOTSUPP, EPERM
+
+from ._registry import refuse
+
+refuse(EPERM, "needs privileges (CAP_SYS_ADMIN and kin) a sandboxed process never has",
+       "mount", "umount2", "pivot_root", "chroot", "swapon", "swapoff", "reboot", "kexec_load",
+       "kexec_file_load", "init_module", "finit_module", "delete_module", "acct", "sethostname",
+       "setdomainname", "clock_settime64", "clock_adjtime64", "vhangup", "quotactl", "syslog",
+       "unshare", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+       "mount_setattr", "open_tree_attr", "setgroups", "capset", "ptrace", "kcmp",
+       "process_vm_readv", "process_vm_writev", "name_to_handle_at", "open_by_handle_at",
+       "sched_setattr", "mknodat")
+refuse(EOPNOTSUPP, "extended attributes: the sandbox's filesystems have none, as a filesystem "
+       "without xattr support answers",
+       "setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr", "fgetxattr", "listxattr",
+       "llistxattr", "flistxattr", "removexattr", "lremovexattr", "fremovexattr", "setxattrat",
+       "getxattrat", "listxattrat", "removexattrat")
+refuse(ENOSYS, "a kernel feature Linux can be built without (the program's fallback runs): "
+       "not provided in the sandbox",
+       "io_setup", "io_destroy", "io_submit", "io_cancel", "io_pgetevents_time64", "io_uring_setup",
+       "io_uring_enter", "io_uring_register", "lookup_dcookie", "nfsservctl", "inotify_init1",
+       "inotify_add_watch", "inotify_rm_watch", "fanotify_init", "fanotify_mark", "perf_event_open",
+       "bpf", "userfaultfd", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
+       "landlock_restrict_self", "add_key", "request_key", "keyctl", "mbind", "get_mempolicy",
+       "set_mempolicy", "migrate_pages", "move_pages", "set_mempolicy_home_node", "pkey_mprotect",
+       "pkey_alloc", "pkey_free", "rseq", "memfd_secret", "map_shadow_stack", "mseal", "cachestat",
+       "statmount", "listmount", "lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules",
+       "file_getattr", "file_setattr", "listns", "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
+       "process_madvise", "process_mrelease", "clone3", "openat2", "futex_waitv", "futex_wake",
+       "futex_wait", "futex_requeue", "remap_file_pages", "ioprio_set", "ioprio_get", "membarrier",
+       "eventfd2", "signalfd4", "timerfd_create", "timerfd_gettime64", "timerfd_settime64",
+       "rt_sigreturn", "restart_syscall")
+refuse(ENOSYS, "POSIX message queues and System V IPC (CONFIG_POSIX_MQUEUE, CONFIG_SYSVIPC): "
+       "a guest is one process with no peers to share them with",
+       "mq_open", "mq_unlink", "mq_notify", "mq_getsetattr", "mq_timedsend_time64",
+       "mq_timedreceive_time64", "msgget", "msgctl", "msgrcv", "msgsnd", "semget", "semctl", "semop",
+       "semtimedop_time64", "shmget", "shmctl", "shmat", "shmdt")
+refuse(EINVAL, "no zero-copy transfer between host descriptors: EINVAL makes callers fall back to "
+       "read and write, as for descriptors the kernel can't splice",
+       "sendfile64", "splice", "tee", "vmsplice", "copy_file_range")
+refuse(EINVAL, "no execution domains, process options or CPU placement to change in the sandbox",
+       "personality", "prctl", "sched_setaffinity")
+refuse(EACCES, "no network in the sandbox",
+       "socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+       "getpeername", "sendto", "recvfrom", "setsockopt", "getsockopt", "shutdown", "sendmsg",
+       "recvmsg", "sendmmsg", "recvmmsg_time64")
+refuse(EACCES, "no program in the sandbox is executable",
+       "execve", "execveat")
+refuse(ENOSYS, "not yet implemented by the reference embedder",
+       "epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "pselect6_time64", "statfs64",
+       "fstatfs64", "sysinfo", "times", "setpriority", "getpriority", "setregid", "setgid", "setreuid", "setuid", "setresuid", "getresuid", "setresgid", "getresgid",
+       "setfsuid", "setfsgid", "setpgid", "setsid", "getcpu", "capget", "sched_setparam",
+       "sched_setscheduler", "sched_getscheduler", "sched_getparam", "sched_get_priority_max",
+       "sched_get_priority_min", "sched_rr_get_interval_time64", "sched_getattr", "readahead",
+       "sync_file_range", "mlockall", "munlockall", "mlock2", "mincore", "preadv2", "pwritev2",
+       "memfd_create")
