@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-threads", default=None, metavar="N",
                         help="at most N threads at once (the main thread included; default "
                              f"{DEFAULT_MAX_THREADS}): beyond it pthread_create fails with EAGAIN")
+    parser.add_argument("--allow-net", action="append", default=[], metavar="HOST:PORT",
+                        help="let the guest connect (and send datagrams) to HOST:PORT; HOST an IP address "
+                             "([::1]) or *, PORT a number or *; repeatable. Default: no network (EACCES)")
+    parser.add_argument("--allow-listen", action="append", default=[], metavar="HOST:PORT",
+                        help="let the guest bind sockets to HOST:PORT (patterns as --allow-net); repeatable")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable for the guest (repeatable)")
     parser.add_argument("--clear-env", action="store_true",
@@ -63,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import run
     from .limits import parse_seconds, parse_size
     from .mounts import MountSpec
+    from .sockets import NetPolicy
 
     try:
         mounts = [MountSpec.parse(d) for d in options.dir]
@@ -70,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mounts.sort(key=lambda m: m.read_only)              # --cwd defaults to the first --dir
         return run(options.program, [str(options.program), *options.args], env=env, mounts=mounts,
                    cwd=options.cwd, tmp=options.tmp, trace=options.trace,
+                   net=NetPolicy.parse(options.allow_net, options.allow_listen),
                    timeout=None if options.timeout is None else parse_seconds(options.timeout),
                    max_memory=None if options.max_memory is None else parse_size(options.max_memory),
                    max_threads=DEFAULT_MAX_THREADS if options.max_threads is None else

@@ -16,7 +16,7 @@ import stat
 import struct
 import time
 
-from . import abi
+from . import abi, polling
 from ._registry import syscall
 from .errors import Errno
 from .fdtable import OpenFile
@@ -418,7 +418,7 @@ def sys_ppoll(proc, fds, nfds, timeout, sigmask=0, sigsetsize=0):
             watched.setdefault(hostfd, []).append(index)
     if any(revents):
         wait_ms = 0
-    for hostfd, mask in poller.poll(wait_ms) if watched else _sleep(proc, wait_ms):
+    for hostfd, mask in polling.wait(proc, poller, wait_ms) if watched else _sleep(proc, wait_ms):
         for index in watched[hostfd]:
             revents[index] = mask & (entries[index][1] | 0x38)       # + POLLERR POLLHUP POLLNVAL
     out = b"".join(_POLLFD.pack(fd, events, revents[i]) for i, (fd, events, _) in enumerate(entries))

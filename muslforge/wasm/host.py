@@ -75,8 +75,9 @@ class Process:
 
     def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool,
                  mounts: Sequence[MountSpec] = (), cwd: str | None = None, tmp: Path | None = None,
-                 max_threads: int = DEFAULT_MAX_THREADS):
+                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None):
         self.ns, self.workdir = build_namespace(root, mounts, tmp)
+        self.net = net if net is not None else sockets.NetPolicy()   # off by default
         self.stand_in = os.path.join(self.workdir, "empty")
         self.cwd = initial_cwd(self.ns, root, mounts, cwd)
         self.stderr = binary_stream(stderr, sys.stderr)
@@ -582,14 +583,14 @@ class Instance:
                  root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
                  stderr: Any = None, mounts: Sequence[MountSpec] = (), cwd: str | None = None,
                  tmp: Path | None = None, max_memory: int | None = None,
-                 max_threads: int = DEFAULT_MAX_THREADS):
+                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None):
         self.name = _name(wasm)
         self.max_memory = max_memory
         self.timeout: float | None = None
         self.engine = eng = engine()
         module = load(eng, wasm)
         self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
-                            mounts=mounts, cwd=cwd, tmp=tmp, max_threads=max_threads)
+                            mounts=mounts, cwd=cwd, tmp=tmp, max_threads=max_threads, net=net)
         self.proc.max_memory = max_memory
         try:
             self._instantiate(eng, module, wasm, argv, env)

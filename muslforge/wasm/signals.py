@@ -26,7 +26,7 @@ from . import abi
 from ._registry import syscall
 from .errors import Errno, ProcessExit
 from .guest import u32
-from .process import PID, _bit, _unblockable, deliver_pending
+from .process import _bit, _unblockable, deliver_pending
 
 SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
 MINSIGSTKSZ = 2048
@@ -222,5 +222,3 @@ def sys_rt_tgsigqueueinfo(proc, tgid, tid, sig, info):
     proc.mem.view(info, _SIGINFO_SIZE)
     return sys_tgkill(proc, tgid, tid, sig)
 
-
-__all__ = ["post", "post_process", "install", "guest_takes", "PID"]

@@ -238,3 +238,270 @@ def test_sigint_to_the_embedder_reaches_a_guest_handler(compile_c, tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+NET_C = r'''
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int serve(void)        /* TCP echo server: one client, then exit */
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = loopback(0);
+    if (bind(s, (void *)&a, sizeof a) || listen(s, 4)) { perror("bind/listen"); return 1; }
+    socklen_t len = sizeof a;
+    getsockname(s, (void *)&a, &len);
+    printf("port %d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    struct sockaddr_in peer;
+    len = sizeof peer;
+    int c = accept(s, (void *)&peer, &len);
+    char buf[64];
+    ssize_t n;
+    while ((n = recv(c, buf, sizeof buf, 0)) > 0) send(c, buf, n, 0);
+    printf("peer %s\n", inet_ntoa(peer.sin_addr));
+    close(c);
+    return 0;
+}
+
+static int client(int port, const char *text)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = loopback(port);
+    if (connect(s, (void *)&a, sizeof a)) { printf("connect: %s\n", strerror(errno)); return 1; }
+    send(s, text, strlen(text), 0);
+    shutdown(s, SHUT_WR);
+    char buf[64] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(s, buf + got, sizeof buf - 1 - got)) > 0) got += n;
+    printf("echo: %s\n", buf);
+    return 0;
+}
+
+static int udp(void)
+{
+    int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = loopback(0), sb = loopback(0);
+    socklen_t len = sizeof sa;
+    bind(a, (void *)&sa, sizeof sa);
+    bind(b, (void *)&sb, sizeof sb);
+    getsockname(a, (void *)&sa, &len);
+    len = sizeof sb;
+    getsockname(b, (void *)&sb, &len);
+    sendto(a, "ping", 4, 0, (void *)&sb, sizeof sb);
+    char buf[16] = {0};
+    struct sockaddr_in from;
+    len = sizeof from;
+    ssize_t n = recvfrom(b, buf, sizeof buf, 0, (void *)&from, &len);
+    printf("udp %zd %s from a: %d\n", n, buf, from.sin_port == sa.sin_port);
+    struct iovec iov = {.iov_base = "pong", .iov_len = 4};
+    struct msghdr msg = {.msg_name = &from, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
+    sendmsg(b, &msg, 0);
+    char back[16] = {0};
+    struct iovec riov = {.iov_base = back, .iov_len = sizeof back};
+    struct msghdr rmsg = {.msg_iov = &riov, .msg_iovlen = 1};
+    printf("recvmsg %zd %s\n", recvmsg(a, &rmsg, 0), back);
+    return 0;
+}
+
+static int local(void)       /* AF_UNIX: a pair, a named socket, and poll/select/epoll across kinds */
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    write(sv[0], "pair", 4);
+    char buf[16] = {0};
+    read(sv[1], buf, sizeof buf);
+    printf("socketpair: %s\n", buf);
+
+    int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX, .sun_path = "sock"};
+    if (bind(srv, (void *)&un, sizeof un) || listen(srv, 1)) { perror("unix bind"); return 1; }
+    int cl = socket(AF_UNIX, SOCK_STREAM, 0);
+    printf("connect named: %d\n", connect(cl, (void *)&un, sizeof un));
+    int conn = accept(srv, 0, 0);
+    struct sockaddr_un got = {0};
+    socklen_t len = sizeof got;
+    getsockname(srv, (void *)&got, &len);
+    printf("bound as %s\n", got.sun_path);
+    len = sizeof got;
+    memset(&got, 0, sizeof got);
+    getpeername(cl, (void *)&got, &len);
+    printf("peer %s\n", got.sun_path);
+
+    int p[2];
+    pipe(p);
+    int file = open("plain", O_RDWR | O_CREAT, 0600);
+    write(p[1], "x", 1);
+    write(cl, "y", 1);
+    struct pollfd fds[3] = {{conn, POLLIN}, {p[0], POLLIN}, {file, POLLIN}};
+    printf("poll: %d\n", poll(fds, 3, 1000));
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(conn, &rd);
+    FD_SET(p[0], &rd);
+    FD_SET(sv[1], &rd);
+    struct timeval tv = {1, 0};
+    int n = select(conn > p[0] ? conn + 1 : p[0] + 1 > sv[1] ? p[0] + 1 : sv[1] + 1, &rd, 0, 0, &tv);
+    printf("select: %d conn %d pipe %d pair %d\n", n, FD_ISSET(conn, &rd), FD_ISSET(p[0], &rd),
+           FD_ISSET(sv[1], &rd));
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x1122334455667788ULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev);
+    ev.data.u64 = 7;
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    ev.data.u64 = 9;
+    printf("epoll regular file: %d %s\n", epoll_ctl(ep, EPOLL_CTL_ADD, file, &ev), strerror(errno));
+    struct epoll_event out[4];
+    n = epoll_wait(ep, out, 4, 1000);
+    unsigned long long sum = 0;
+    for (int i = 0; i < n; i++) sum += out[i].data.u64;
+    printf("epoll: %d %llx\n", n, sum);
+    read(p[0], buf, 1);
+    read(conn, buf, 1);
+    printf("epoll drained: %d\n", epoll_wait(ep, out, 4, 10));
+
+    /* the policy: no network unless allowed, no abstract names, nothing outside the mounts */
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = loopback(9);
+    printf("connect refused: %d %s\n", connect(t, (void *)&a, sizeof a), strerror(errno));
+    printf("bind refused: %d %s\n", bind(t, (void *)&a, sizeof a), strerror(errno));
+    int ab = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un abstract = {.sun_family = AF_UNIX};
+    memcpy(abstract.sun_path, "\0hidden", 7);
+    printf("abstract: %d %s\n", bind(ab, (void *)&abstract, sizeof abstract.sun_family + 7), strerror(errno));
+    struct sockaddr_un outside = {.sun_family = AF_UNIX, .sun_path = "/run/systemd/notify"};
+    printf("outside: %d %s\n", connect(ab, (void *)&outside, sizeof outside), strerror(errno));
+    struct addrinfo *res;
+    int r = getaddrinfo("sandbox-host", "80", 0, &res);
+    printf("getaddrinfo from /etc/hosts: %d %s\n", r,
+           r ? "-" : inet_ntoa(((struct sockaddr_in *)res->ai_addr)->sin_addr));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (!strcmp(argv[1], "serve")) return serve();
+    if (!strcmp(argv[1], "client")) return client(atoi(argv[2]), argv[3]);
+    if (!strcmp(argv[1], "udp")) return udp();
+    return local();
+}
+'''
+
+
+def _embedder(wasm, *args, policy=(), root):
+    import subprocess
+    import sys
+
+    from tests.conftest import CHECKOUT
+    return subprocess.Popen([sys.executable, "-m", "muslforge.wasm", "--dir", str(root), *policy, str(wasm),
+                             *args], cwd=CHECKOUT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_tcp_echo_server_and_client_both_in_wasm(compile_c, tmp_path):
+    wasm = compile_c("net", NET_C)
+    server = _embedder(wasm, "serve", policy=["--allow-listen", "127.0.0.1:*"], root=tmp_path)
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("port "), server.stderr.read()
+        port = line.split()[1]
+        client = _embedder(wasm, "client", port, "hello wasm", policy=["--allow-net", f"127.0.0.1:{port}"],
+                           root=tmp_path)
+        out, err = client.communicate(timeout=60)
+        assert (client.returncode, out, err) == (0, "echo: hello wasm\n", "")
+        assert server.wait(timeout=30) == 0
+        assert server.stdout.read() == "peer 127.0.0.1\n"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_wasm_client_of_a_python_server(compile_c, tmp_path):
+    import socket
+    import threading
+
+    wasm = compile_c("net", NET_C)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def echo_upper():
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while chunk := conn.recv(64):
+                data += chunk
+            conn.sendall(data.upper())
+    server = threading.Thread(target=echo_upper, daemon=True)
+    server.start()
+    from muslforge.wasm.sockets import NetPolicy
+    import io
+    from muslforge.wasm import run
+    out, err = io.BytesIO(), io.BytesIO()
+    status = run(wasm, ["net", "client", str(port), "from wasm"], root=tmp_path, env={},
+                 stdout=out, stderr=err, net=NetPolicy.parse([f"127.0.0.1:{port}"]))
+    listener.close()
+    assert (status, out.getvalue(), err.getvalue()) == (0, b"echo: FROM WASM\n", b"")
+    # without the policy the same connect is refused
+    out = io.BytesIO()
+    assert run(wasm, ["net", "client", str(port), "x"], root=tmp_path, env={}, stdout=out) == 1
+    assert out.getvalue() == b"connect: Permission denied\n"
+
+
+def test_udp_round_trip(compile_c, tmp_path):
+    import io
+
+    from muslforge.wasm import run
+    from muslforge.wasm.sockets import NetPolicy
+    wasm = compile_c("net", NET_C)
+    out, err = io.BytesIO(), io.BytesIO()
+    status = run(wasm, ["net", "udp"], root=tmp_path, env={}, stdout=out, stderr=err,
+                 net=NetPolicy.parse(["127.0.0.1:*"], ["127.0.0.1:0"]))
+    assert (status, err.getvalue()) == (0, b"")
+    assert out.getvalue() == b"udp 4 ping from a: 1\nrecvmsg 4 pong\n"
+
+
+def test_unix_sockets_polling_and_the_policy(compile_c, tmp_path):
+    import io
+
+    from muslforge.wasm import run
+    from muslforge.wasm.mounts import MountSpec
+    wasm = compile_c("net", NET_C)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "hosts").write_text("127.0.0.7 sandbox-host\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    out, err = io.BytesIO(), io.BytesIO()
+    status = run(wasm, ["net", "local"], env={}, stdout=out, stderr=err,
+                 mounts=[MountSpec.parse(f"{work}::/work"), MountSpec.parse(f"{etc}::/etc", read_only=True)])
+    assert (status, err.getvalue().decode()) == (0, "")
+    assert out.getvalue().decode() == (
+        "socketpair: pair\nconnect named: 0\nbound as sock\npeer sock\n"
+        "poll: 3\nselect: 2 conn 1 pipe 1 pair 0\n"
+        "epoll regular file: -1 Operation not permitted\nepoll: 2 112233445566778f\nepoll drained: 0\n"
+        "connect refused: -1 Permission denied\nbind refused: -1 Permission denied\n"
+        "abstract: -1 Permission denied\noutside: -1 No such file or directory\n"
+        "getaddrinfo from /etc/hosts: 0 127.0.0.7\n")
+    assert (work / "sock").exists()
