@@ -54,11 +54,4 @@ refuse(EINVAL, "no execution domains, process options or CPU placement to change
 refuse(EACCES, "no program in the sandbox is executable",
        "execve", "execveat")
 refuse(ENOSYS, "not yet implemented by the reference embedder",
-       "sendmmsg", "recvmmsg_time64",
-       "statfs64",
-       "fstatfs64", "sysinfo", "times", "setpriority", "getpriority", "setregid", "setgid", "setreuid", "setuid", "setresuid", "getresuid", "setresgid", "getresgid",
-       "setfsuid", "setfsgid", "setpgid", "setsid", "getcpu", "capget", "sched_setparam",
-       "sched_setscheduler", "sched_getscheduler", "sched_getparam", "sched_get_priority_max",
-       "sched_get_priority_min", "sched_rr_get_interval_time64", "sched_getattr", "readahead",
-       "sync_file_range", "mlockall", "munlockall", "mlock2", "mincore", "preadv2", "pwritev2",
-       "memfd_create")
+       "sendmmsg", "recvmmsg_time64")
