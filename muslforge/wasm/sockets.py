@@ -14,6 +14,8 @@ lead out. Abstract names (a leading NUL) live in the host's shared namespace: EA
 getpeername report the guest paths. Ancillary data (SCM_RIGHTS) is not passed: sendmsg with control
 data is EOPNOTSUPP, recvmsg reports none.
 
+(`socket` and `ipaddress` are imported when the guest first uses a socket: start-up stays fast.)
+
 Limits: at most MAX_SOCKETS sockets open at once (then EMFILE); every buffer is clamped to guest memory
 before the host touches it.
 """
@@ -22,12 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import os
 import select
-import socket
 import struct
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import abi
 from ._registry import syscall
@@ -36,6 +36,9 @@ from .fdtable import OpenFile
 from .files import _clamp, _iovecs, base_dir
 from .guest import u32
 from .process import SIGPIPE, send_self
+
+if TYPE_CHECKING:
+    import socket
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 SOCK_STREAM, SOCK_DGRAM = 1, 2
@@ -48,13 +51,24 @@ _MSGHDR = struct.Struct("<IIIIIII")       # name, namelen, iov, iovlen, control,
 
 # ---- policy --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
 class AddressPattern:
-    host: str            # a normalized IP address, or "*"
-    port: int | None     # None: any port
+    """One HOST:PORT pattern (a plain class: no dataclasses import on the start path)."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int | None):
+        self.host = host            # a normalized IP address, or "*"
+        self.port = port            # None: any port
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AddressPattern) and (self.host, self.port) == (other.host, other.port)
+
+    def __repr__(self) -> str:
+        return f"{self.host}:{'*' if self.port is None else self.port}"
 
     @classmethod
     def parse(cls, text: str, option: str) -> AddressPattern:
+        import ipaddress
         host, sep, port = text.rpartition(":")
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         try:
@@ -73,12 +87,14 @@ class AddressPattern:
         return (self.host in ("*", host)) and (self.port is None or self.port == port)
 
 
-@dataclass(frozen=True, slots=True)
 class NetPolicy:
     """What the guest may reach: connect/send-to addresses, and addresses it may bind to."""
 
-    connect: tuple[AddressPattern, ...] = ()
-    listen: tuple[AddressPattern, ...] = ()
+    __slots__ = ("connect", "listen")
+
+    def __init__(self, connect: tuple[AddressPattern, ...] = (), listen: tuple[AddressPattern, ...] = ()):
+        self.connect = tuple(connect)
+        self.listen = tuple(listen)
 
     @classmethod
     def parse(cls, allow_net: list[str] = (), allow_listen: list[str] = ()) -> NetPolicy:
@@ -86,6 +102,7 @@ class NetPolicy:
                    tuple(AddressPattern.parse(t, "--allow-listen") for t in allow_listen))
 
     def check(self, patterns: tuple[AddressPattern, ...], address: tuple) -> None:
+        import ipaddress
         host, port = str(ipaddress.ip_address(address[0].split("%")[0])), address[1]
         if not any(p.matches(host, port) for p in patterns):
             raise Errno(errno.EACCES)
@@ -106,6 +123,7 @@ class SocketFile(OpenFile):
 @contextlib.contextmanager
 def _host(file: SocketFile):
     """A Python socket object on the file's host fd, detached (not closed) afterwards."""
+    import socket
     sock = socket.socket(fileno=file.hostfd)
     try:
         yield sock
@@ -148,6 +166,7 @@ def _wait(proc, file: SocketFile, events: int) -> None:
 
 def _read_address(proc, file: SocketFile, addr: int, length: int):
     """A guest sockaddr as a Python address: (host, port) or (host, port, flow, scope) or a path."""
+    import socket
     length = u32(length)
     if length < 2 or length > 128:
         raise Errno(errno.EINVAL)
@@ -172,6 +191,7 @@ def _read_address(proc, file: SocketFile, addr: int, length: int):
 
 
 def _encode(family: int, address, guest_path: bytes | None = None) -> bytes:
+    import socket
     if family == AF_INET:
         host, port = address[:2]
         return struct.pack("<H", AF_INET) + struct.pack(">H4s", port, socket.inet_pton(socket.AF_INET, host)) \
@@ -227,6 +247,7 @@ def _unix_target(proc, path: bytes, *, create: bool):
 
 @syscall("socket")
 def sys_socket(proc, domain, type_, protocol):
+    import socket
     kind = type_ & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
     if domain not in (AF_UNIX, AF_INET, AF_INET6):
         raise Errno(errno.EAFNOSUPPORT)
@@ -238,6 +259,7 @@ def sys_socket(proc, domain, type_, protocol):
 
 @syscall("socketpair")
 def sys_socketpair(proc, domain, type_, protocol, fds):
+    import socket
     if domain != AF_UNIX:
         raise Errno(errno.EOPNOTSUPP)
     kind = type_ & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)

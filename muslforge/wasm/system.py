@@ -12,7 +12,6 @@ work directory, so its data costs host disk like /tmp, never host memory.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import struct
@@ -38,6 +37,8 @@ _CLK_TCK = 100
 
 
 def _host_statfs(fd: int) -> tuple:
+    import ctypes
+
     buf = ctypes.create_string_buffer(_HOST_STATFS.size)
     if ctypes.CDLL(None, use_errno=True).fstatfs(fd, buf) != 0:
         raise Errno(ctypes.get_errno())

@@ -15,7 +15,6 @@ import errno
 import struct
 import threading
 import time
-from dataclasses import dataclass
 
 from . import abi
 from ._registry import syscall
@@ -35,15 +34,16 @@ _CLOCKS = {abi.CLOCK_REALTIME: time.CLOCK_REALTIME, abi.CLOCK_MONOTONIC: time.CL
            abi.CLOCK_BOOTTIME: time.CLOCK_MONOTONIC}
 
 
-@dataclass(eq=False)
 class Timer:
-    signo: int
-    notify: int
-    thread: object = None               # SIGEV_THREAD_ID's thread, else None: the process
-    due: int | None = None              # time.monotonic_ns() of the next expiry; None: disarmed
-    interval: int = 0
-    overrun: int = 0
-    clock: int = time.CLOCK_MONOTONIC   # what TIMER_ABSTIME values count on
+    """One timer: its signal, how it notifies, when it fires next and how often."""
+
+    def __init__(self, signo: int, notify: int):
+        self.signo, self.notify = signo, notify
+        self.thread: object = None          # SIGEV_THREAD_ID's thread, else None: the process
+        self.due: int | None = None         # time.monotonic_ns() of the next expiry; None: disarmed
+        self.interval = 0
+        self.overrun = 0
+        self.clock = time.CLOCK_MONOTONIC   # what TIMER_ABSTIME values count on
 
 
 class Timers:
