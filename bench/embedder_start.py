@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+# Bytecode caches as a user has them (this machine's environment may disable writing them; that would
+# charge every start, bare wasmtime-py's too, with compiling Python sources).
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPATH": str(CHECKOUT)}
 BARE = r'''
 import sys, wasmtime
 config = wasmtime.Config()
@@ -67,12 +69,14 @@ def main() -> None:
             wall(muslforge("run", "--arch", "wasm32", str(hello)),
                  {**ENV, "MUSLFORGE_CACHE": tempfile.mkdtemp(dir=work)}) for _ in range(repeats))
         true = median(["/bin/true"], repeats)
+        python = median([sys.executable, "-c", "pass"], repeats)
         native = median(muslforge("run", "--arch", "x86_64", "/bin/true"), repeats)
         print(f"hello.wasm start: muslforge run {ours * 1000:.0f} ms / bare wasmtime-py load+compile+"
               f"instantiate {bare * 1000:.0f} ms = {ours / bare:.2f}x (no module cache: {cold * 1000:.0f} ms, "
               f"{cold / bare:.2f}x)")
         print(f"native: muslforge run --arch x86_64 /bin/true {native * 1000:.1f} ms - /bin/true "
-              f"{true * 1000:.1f} ms = {(native - true) * 1000:.1f} ms over")
+              f"{true * 1000:.1f} ms = {(native - true) * 1000:.1f} ms over (of which the Python interpreter's "
+              f"own start, `python3 -c pass`: {python * 1000:.1f} ms)")
         if big is not None:
             cache = {**ENV, "MUSLFORGE_CACHE": tempfile.mkdtemp(dir=work)}
             first = wall(muslforge("run", "--arch", "wasm32", str(big), "--version"), cache)

@@ -24,6 +24,20 @@ def u32(value: int) -> int:
     return value & 0xFFFFFFFF
 
 
+_views: dict[tuple[int, int], memoryview] = {}
+
+
+def _whole_view(base: int, size: int) -> memoryview:
+    """One memoryview over [base, base+size), made once per (base, size): building the ctypes array
+    type behind it costs more than a whole syscall. Memory only grows, so few are ever made."""
+    view = _views.get((base, size))
+    if view is None:
+        if len(_views) > 64:
+            _views.clear()
+        view = _views[(base, size)] = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+    return view
+
+
 class GuestMemory:
     """Reads and writes the instance's linear memory; all offsets are unsigned 32-bit.
 
@@ -45,7 +59,7 @@ class GuestMemory:
         if self._view is None:
             size = self.memory.data_len(self.context)
             base = ctypes.addressof(self.memory.data_ptr(self.context).contents)
-            self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            self._view = _whole_view(base, size)
         return self._view
 
     def size(self) -> int:
