@@ -1,14 +1,16 @@
 """muslforge's tasks: `doit list` shows them, `doit build:wasm32` is the main job.
 
 Each task_* is a table-of-contents entry; the logic lives in muslforge.tasks and the domain modules.
-Choose the musl version or toolchain with `doit ... musl=1.2.5 toolchain=llvm-19` (or MUSLFORGE_MUSL_VERSION,
-MUSLFORGE_TOOLCHAIN), the backend with MUSLFORGE_BACKEND=docker|host|auto.
+Settings (musl version, toolchain, backend, folders...) resolve once per run from defaults, muslforge.yaml,
+the environment and doit variables (`doit ... musl=1.2.5 toolchain=llvm-19 backend=host`); every run
+prints them first, `doit settings` lists them all with where each came from.
 """
 
 from muslforge import paths
-from muslforge.tasks import exit_on_interrupt, prepare_build_dir, release, sources, sysroot, toolchain
+from muslforge.tasks import exit_on_interrupt, prepare_build_dir, release, report, sources, sysroot, toolchain
 from muslforge.tasks.context import load
 
+load()               # the settings resolved and the backend decided: once per run
 prepare_build_dir()  # doit opens its database there before any task runs
 exit_on_interrupt()  # Ctrl-C: one line, exit status 130, no traceback
 
@@ -17,8 +19,15 @@ DOIT_CONFIG = {
     "dep_file": str(paths.build_dir() / ".doit.db"),
     "action_string_formatting": "new",
     "default_tasks": ["build"],
+    "reporter": report.Reporter,      # prints the settings first; writes the nightly summary
+    "continue": report.wants_continue(),  # `doit nightly` keeps going past a failure
     "verbosity": 2,
 }
+
+
+def task_settings():
+    """print the resolved settings and where each came from (also: doit info settings)"""
+    return report.settings_task(load())
 
 
 def task_fetch():
@@ -68,7 +77,7 @@ def task_release():
 
 
 def task_assemble():
-    """assemble dist/<version>/ from per-arch tarballs and parts made elsewhere (parts=DIR[,DIR])"""
+    """assemble dist/<version>/ from per-arch tarballs and parts made elsewhere (--parts DIR[,DIR])"""
     return release.assemble_task(load())
 
 

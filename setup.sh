@@ -18,6 +18,9 @@ $sudo apt-get install -y -qq --no-install-recommends \
   clang-22 lld-22 llvm-22 libclang-rt-22-dev libclang-rt-22-dev-wasm32 \
   qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates wasi-libc >/dev/null
 
+# The Docker backend runs each task's commands in its container with `docker exec` (the CLI).
+command -v docker >/dev/null || $sudo apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+
 extras=""; [ "${1:-}" = "--tests" ] && extras="[test]"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e ".${extras}"
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import paths, proc
-from .errors import MuslforgeError
+from .errors import MuslforgeError, report
+from .files import write_atomically
 
 Output = Callable[[list[str]], str]
 
@@ -45,18 +46,17 @@ def check(symbols: list[str], expected: Path) -> list[str]:
 
 
 def write(symbols: list[str], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text("".join(f"{name}\n" for name in symbols), encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomically(target, "".join(f"{name}\n" for name in symbols))
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python3 -m muslforge.abi LIBC_A LIST", file=sys.stderr)
-        return 2
-    symbols = defined_symbols(Path(argv[0]), os.environ.get("NM", "llvm-nm-22"))
-    write(symbols, Path(argv[1]))
+        return report("muslforge.abi", MuslforgeError("usage: python3 -m muslforge.abi LIBC_A LIST"))
+    try:
+        symbols = defined_symbols(Path(argv[0]), os.environ.get("NM", "llvm-nm-22"))
+        write(symbols, Path(argv[1]))
+    except (MuslforgeError, KeyboardInterrupt) as error:
+        return report("muslforge.abi", error)
     print(f"{len(symbols)} symbols -> {argv[1]}")
     return 0
 

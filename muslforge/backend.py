@@ -1,43 +1,68 @@
-"""Where toolchain commands run: on the host, or in the toolchain's Docker image.
+"""Where toolchain commands run: on the host, or in one container of the toolchain's image per task.
 
-Both backends take the same argv, working directory and mounts. The Docker backend binds every mount at
-the same path inside the container, so no path is ever translated and outputs are the same bytes.
-MUSLFORGE_BACKEND=docker|host|auto (auto: docker when the daemon answers, else host).
+A task opens a session with the paths it needs (`with backend.session(mounts) as s:`) and runs all its
+commands through it. The host session runs them with proc; the Docker session starts one container
+(mounts bound at the same paths, so no path is ever translated and outputs are the same bytes) and
+execs every command in it, through proc too: one relay, one failure message, one process layer.
+
+Which backend a run uses is decided once, by `decide` (MUSLFORGE_BACKEND=docker|host|auto; auto probes
+the daemon with a short timeout and falls back to the host with a notice).
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
 from . import proc
 from .config.toolchain import Toolchain
 from .errors import BackendError
 
 Mounts = Mapping[Path, str]  # host path -> "ro" | "rw"
+CHOICES = ("auto", "docker", "host")
 
 # Inside the toolchain image, builtins extracted from foreign-arch packages live here, per Debian arch.
 IMAGE_BUILTINS_ROOT = "/opt/muslforge/builtins"
+
+
+class Session(Protocol):
+    """Runs one task's commands; cwd must lie inside the session's mounts."""
+
+    def run(self, argv: list[str], *, cwd: Path, log: Path | None = None, env: Mapping[str, str] | None = None,
+            on_line: Callable[[str], None] | None = None) -> None:
+        """Run to completion; CommandFailed on a non-zero exit."""
+
+    def capture(self, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None,
+                stdin_data: bytes = b"", timeout: float = 120) -> tuple[int, bytes, bytes]:
+        """Run and return (status, stdout, stderr); 124 when the timeout stopped it."""
+
+    def passthrough(self, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> int:
+        """Run with this process's stdio; return the exit status."""
 
 
 class Backend(Protocol):
     name: str
     toolchain: Toolchain
 
-    def run(self, argv: list[str], *, cwd: Path, mounts: Mounts, log: Path | None = None,
-            env: Mapping[str, str] | None = None, on_line: Callable[[str], None] | None = None) -> None:
-        """Run to completion; CommandFailed on a non-zero exit."""
+    def session(self, mounts: Mounts) -> contextlib.AbstractContextManager[Session]:
+        """A session whose commands see `mounts` (host paths, at the same paths)."""
 
-    def capture(self, argv: list[str], *, cwd: Path, mounts: Mounts, env: Mapping[str, str] | None = None,
-                stdin_data: bytes = b"", timeout: float = 120) -> tuple[int, bytes, bytes]:
-        """Run and return (status, stdout, stderr)."""
 
-    def passthrough(self, argv: list[str], *, cwd: Path, mounts: Mounts,
-                    env: Mapping[str, str] | None = None) -> int:
-        """Run with this process's stdio; return the exit status."""
+@dataclass
+class HostSession:
+    def run(self, argv, *, cwd, log=None, env=None, on_line=None) -> None:
+        quiet = on_line is not None
+        proc.run(argv, cwd=cwd, env=env, log=log, on_line=on_line, quiet=quiet, echo=not quiet)
+
+    def capture(self, argv, *, cwd, env=None, stdin_data=b"", timeout=120):
+        return proc.capture(argv, cwd=cwd, env=env, stdin_data=stdin_data, timeout=timeout)
+
+    def passthrough(self, argv, *, cwd, env=None) -> int:
+        return proc.passthrough(argv, cwd=cwd, env=env)
 
 
 @dataclass
@@ -45,15 +70,33 @@ class HostBackend:
     toolchain: Toolchain
     name: str = "host"
 
-    def run(self, argv, *, cwd, mounts, log=None, env=None, on_line=None) -> None:
+    @contextlib.contextmanager
+    def session(self, mounts: Mounts) -> Iterator[HostSession]:
+        yield HostSession()
+
+
+@dataclass
+class DockerSession:
+    container: str
+    image: str
+    env: dict[str, str]
+
+    def _via(self, cwd: Path, env: Mapping[str, str] | None, stdin: bool = True) -> list[str]:
+        from . import docker
+        return docker.exec_prefix(self.container, cwd=cwd, env={**self.env, **(env or {})}, stdin=stdin)
+
+    def run(self, argv, *, cwd, log=None, env=None, on_line=None) -> None:
         quiet = on_line is not None
-        proc.run(argv, cwd=cwd, env=env, log=log, on_line=on_line, quiet=quiet, echo=not quiet)
+        proc.run(argv, log=log, on_line=on_line, quiet=quiet, via=self._via(cwd, env, stdin=False),
+                 where=self.image)
 
-    def capture(self, argv, *, cwd, mounts, env=None, stdin_data=b"", timeout=120):
-        return proc.capture(argv, cwd=cwd, env=env, stdin_data=stdin_data, timeout=timeout)
+    def capture(self, argv, *, cwd, env=None, stdin_data=b"", timeout=120):
+        # timeout(1) inside the container stops the program itself (status 124), not just the docker CLI
+        limited = ["timeout", "-k", "5", f"{timeout:g}", *map(str, argv)]
+        return proc.capture(limited, stdin_data=stdin_data, timeout=timeout + 30, via=self._via(cwd, env))
 
-    def passthrough(self, argv, *, cwd, mounts, env=None) -> int:
-        return proc.passthrough(argv, cwd=cwd, env=env)
+    def passthrough(self, argv, *, cwd, env=None) -> int:
+        return proc.passthrough(argv, via=self._via(cwd, env))
 
 
 @dataclass
@@ -69,65 +112,40 @@ class DockerBackend:
             self._tag = image.image_tag(self.toolchain)
         return self._tag
 
-    def run(self, argv, *, cwd, mounts, log=None, env=None, on_line=None) -> None:
+    @contextlib.contextmanager
+    def session(self, mounts: Mounts) -> Iterator[DockerSession]:
         from . import docker
-        docker.run_in_container(self.image, argv, mounts=_with_cwd(mounts, cwd), workdir=cwd,
-                                env=_container_env(self.toolchain, env), log=log, on_line=on_line,
-                                timeout=3600, quiet=on_line is not None)
-
-    def capture(self, argv, *, cwd, mounts, env=None, stdin_data=b"", timeout=120):
-        from . import docker
-        return docker.capture_in_container(self.image, argv, mounts=_with_cwd(mounts, cwd), workdir=cwd,
-                                           env=_container_env(self.toolchain, env), stdin_data=stdin_data,
-                                           timeout=timeout)
-
-    def passthrough(self, argv, *, cwd, mounts, env=None) -> int:
-        """stdout/stderr stream through; piped or redirected stdin is read whole and fed in (a terminal's
-        stdin is not forwarded into the container)."""
-        from . import docker
-        stdin_data = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
-        return docker.run_interactive(self.image, argv, mounts=_with_cwd(mounts, cwd), workdir=cwd,
-                                      env=_container_env(self.toolchain, env), stdin_data=stdin_data)
+        env = {"SOURCE_DATE_EPOCH": str(self.toolchain.image.source_date_epoch), "LC_ALL": "C.UTF-8",
+               "HOME": "/tmp"}
+        with docker.started(self.image, mounts=dict(mounts), env=env) as container:
+            yield DockerSession(container, self.image, env)
 
 
-def _with_cwd(mounts: Mounts, cwd: Path) -> dict[Path, str]:
-    merged = dict(mounts)
-    if not any(_is_within(cwd, path) for path in merged):
-        merged[cwd] = "rw"
-    return merged
+def decide(wanted: str, *, notice: Callable[[str], None] | None = None) -> str:
+    """The backend for this run, "docker" or "host", from MUSLFORGE_BACKEND's value: the one rule.
 
-
-def _is_within(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _container_env(toolchain: Toolchain, env: Mapping[str, str] | None) -> dict[str, str]:
-    return {"SOURCE_DATE_EPOCH": str(toolchain.image.source_date_epoch), "LC_ALL": "C.UTF-8",
-            "HOME": "/tmp", **(env or {})}
-
-
-def wanted_backend() -> str:
-    """MUSLFORGE_BACKEND, normalised (default auto)."""
-    return (os.environ.get("MUSLFORGE_BACKEND") or "auto").strip().lower()
-
-
-def choose(toolchain: Toolchain, wanted: str | None = None) -> Backend:
-    """The backend MUSLFORGE_BACKEND asks for (default auto)."""
-    wanted = (wanted or wanted_backend()).strip().lower()
-    if wanted == "host":
-        return HostBackend(toolchain)
-    if wanted not in ("docker", "auto"):
+    host: host. docker: docker, unprobed (the first task that starts a container names an unreachable
+    daemon, as one task failure; `doit list` needs no daemon). auto: docker when the daemon answers
+    /_ping within docker.PROBE_TIMEOUT, else host, with a notice saying why.
+    """
+    wanted = (wanted or "auto").strip().lower()
+    if wanted not in CHOICES:
         raise BackendError(f"MUSLFORGE_BACKEND is '{wanted}'; it must be docker, host or auto.")
+    if wanted in ("host", "docker"):
+        return wanted
     from . import docker
-    if wanted == "docker":
-        docker.client()  # raises BackendError naming DOCKER_HOST / the socket
-        return DockerBackend(toolchain)
-    if docker.daemon_available():
-        return DockerBackend(toolchain)
-    print("muslforge: no Docker daemon answered; using the host backend (MUSLFORGE_BACKEND=host)",
-          file=sys.stderr)
-    return HostBackend(toolchain)
+    reason = docker.probe()
+    if reason is None:
+        return "docker"
+    (notice or _stderr)(f"muslforge: no Docker daemon answered at {docker.docker_host()} ({reason}); "
+                        f"using the host backend (set MUSLFORGE_BACKEND=host to skip this check).")
+    return "host"
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def make(name: str, toolchain: Toolchain) -> Backend:
+    """The backend object for a decided name."""
+    return DockerBackend(toolchain) if name == "docker" else HostBackend(toolchain)

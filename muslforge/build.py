@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend
+from .backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend, Session
 from .config.arch import Arch
 from .errors import MuslforgeError
-from .progress import Counter, summary
+from .progress import Counter, summary, title
 
 # Fixed names the build paths are mapped to in debug info and __FILE__ strings.
 SRC_PREFIX = "/usr/src/musl"
@@ -60,73 +60,81 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     mounts = {plan.tree: "ro", plan.objdir: "rw", staging: "rw"}
     if builtins_source is not None:
         mounts[builtins_source] = "ro"
-    env = {"LC_ALL": "C"}
-    backend.run(configure_argv(plan, backend), cwd=plan.objdir, mounts=mounts, log=plan.log, env=env,
-                on_line=lambda line: None)
-    counter = Counter(f"LIBC     {plan.arch.name}", unit="objects")
-    backend.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", "install-headers", "install-libs"],
-                cwd=plan.objdir, mounts=mounts, log=plan.log, env=env, on_line=counter.see_make_line)
-    counter.done()
-    if builtins_source is not None:
-        _compile_builtins(plan, backend, staging, builtins_source, mounts)
-    else:
-        _add_builtins(plan, backend, staging, builtins, mounts)
-    if plan.arch.triple.startswith("wasm"):
-        _write_syscall_manifest(plan, backend, staging, mounts)
-    if plan.abi_list is not None and plan.abi_list.is_file():
-        _check_abi(plan, backend, staging, mounts)
+    with backend.session(mounts) as session:  # one container for the whole task
+        counter = _libc(plan, backend, session, staging)
+        if builtins_source is not None:
+            _compile_builtins(plan, backend, session, staging, builtins_source)
+        else:
+            _add_builtins(plan, backend, session, staging, builtins)
+        if plan.arch.triple.startswith("wasm"):
+            _write_syscall_manifest(plan, backend, session, staging)
+        if plan.abi_list is not None and plan.abi_list.is_file():
+            _check_abi(plan, backend, session, staging)
     from . import buildtools
     buildtools.write_all(plan.arch, backend.toolchain, staging)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)
     shutil.rmtree(plan.objdir, ignore_errors=True)
-    summary(f"LIBC     {plan.arch.name}: {plan.sysroot} ({counter.count} objects, "
-            f"{time.monotonic() - started:.1f} s, {backend.name} backend)")
+    summary(title("LIBC", f"{plan.arch.name}: {plan.sysroot} ({counter.count} objects, "
+                          f"{time.monotonic() - started:.1f} s, {backend.name} backend)"))
     return plan.sysroot
 
 
-def _backend_output(plan: BuildPlan, backend: Backend, mounts):
-    """A proc.output look-alike that runs in the backend (nm, clang -print-* in the container)."""
+def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> Counter:
+    """musl's configure, then make install-headers install-libs into staging."""
+    env = {"LC_ALL": "C"}
+    session.run(configure_argv(plan, backend), cwd=plan.objdir, log=plan.log, env=env,
+                on_line=lambda line: None)
+    counter = Counter(title("LIBC", plan.arch.name), unit="objects")
+    session.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", "install-headers", "install-libs"],
+                cwd=plan.objdir, log=plan.log, env=env, on_line=counter.see_make_line)
+    counter.done()
+    return counter
+
+
+def _session_output(plan: BuildPlan, session: Session):
+    """A proc.output look-alike that runs in the session (nm, clang -print-* in the container)."""
     def output(argv: list[str]) -> str:
-        status, out, err = backend.capture(argv, cwd=plan.objdir, mounts=mounts)
+        status, out, err = session.capture(argv, cwd=plan.objdir)
         if status != 0:
             raise MuslforgeError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
         return out.decode()
     return output
 
 
-def _compile_builtins(plan: BuildPlan, backend: Backend, staging: Path, source: Path, mounts) -> None:
+def _compile_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path, source: Path) -> None:
     """compiler-rt builtins for an arch Debian ships none for, built by the same toolchain and backend."""
     from .builtins import build_from_source
 
     def run(argv, *, cwd):
-        backend.run(argv, cwd=cwd, mounts=mounts, log=plan.log, on_line=lambda line: None)
+        session.run(argv, cwd=cwd, log=plan.log, on_line=lambda line: None)
 
     build_from_source(source, plan.arch, backend.toolchain, staging / "lib" / BUILTINS_NAME, run,
-                      include_dir=staging / "include", output=_backend_output(plan, backend, mounts),
+                      include_dir=staging / "include", output=_session_output(plan, session),
                       jobs=plan.jobs)
 
 
-def _write_syscall_manifest(plan: BuildPlan, backend: Backend, staging: Path, mounts) -> None:
+def _write_syscall_manifest(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
     """share/muslforge/syscalls.json: every env.__syscall_* libc.a can import, read from libc.a itself."""
     from .syscall_manifest import write
     manifest = write(staging / "lib" / "libc.a", staging / "share" / "muslforge" / "syscalls.json",
-                     nm=backend.toolchain.nm, output=_backend_output(plan, backend, mounts))
-    print(f"MANIFEST {plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json")
+                     nm=backend.toolchain.nm, output=_session_output(plan, session))
+    print(title("MANIFEST", f"{plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json"))
 
 
-def _check_abi(plan: BuildPlan, backend: Backend, staging: Path, mounts) -> None:
+def _check_abi(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
     from . import abi
     assert plan.abi_list is not None
     symbols = abi.defined_symbols(staging / "lib" / "libc.a", backend.toolchain.nm,
-                                  _backend_output(plan, backend, mounts))
+                                  _session_output(plan, session))
     added = abi.check(symbols, plan.abi_list)
     note = f"; {len(added)} new: {', '.join(added[:10])}" if added else ""
-    print(f"ABI      {plan.arch.name}: all {len(symbols) - len(added)} listed symbols defined{note}")
+    print(title("ABI", f"{plan.arch.name}: all {len(symbols) - len(added)} listed symbols defined{note}"))
 
 
-def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Path | None, mounts) -> None:
+def _add_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path,
+                  builtins: Path | None) -> None:
     """Copy the arch's compiler-rt builtins into lib/ so the sysroot links programs on its own."""
     dest = staging / "lib" / BUILTINS_NAME
     if builtins is not None:
@@ -137,5 +145,5 @@ def _add_builtins(plan: BuildPlan, backend: Backend, staging: Path, builtins: Pa
     dirs = [*backend.toolchain.builtins_dirs, f"{IMAGE_BUILTINS_ROOT}/{plan.arch.debian_arch}"]
     script = ('for d in "$@"; do if [ -f "$d/$F" ]; then exec cp "$d/$F" "$DEST"; fi; done; '
               'echo "muslforge: $F is in none of: $*" >&2; exit 1')
-    backend.run(["sh", "-c", script, "find-builtins", *dirs], cwd=plan.objdir, mounts=mounts, log=plan.log,
+    session.run(["sh", "-c", script, "find-builtins", *dirs], cwd=plan.objdir, log=plan.log,
                 env={"F": plan.arch.builtins, "DEST": str(dest)})

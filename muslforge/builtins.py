@@ -4,7 +4,7 @@ Debian's libclang-rt-NN-dev packages are not co-installable across arches, so fo
 package is downloaded with `apt-get download` and unpacked into the cache with `dpkg-deb -x` (never
 installed). Where Debian ships no builtins for an arch (riscv64, loong64: no package in bookworm;
 s390x, mips64el: the package leaves the builtins out) the toolchain maps the arch to `source`, and
-`doit builtins:<arch>` compiles them from Debian's llvm-toolchain source package.
+`doit build:<arch>` compiles them from Debian's llvm-toolchain source package (build_from_source).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Callable
 
 from . import lock, proc
 from .errors import CommandFailed, MuslforgeError
+from .files import commit
 
 SOURCE = "source"  # a builtins_debs value: no usable package, build from compiler-rt source
 
@@ -48,13 +49,9 @@ def locate(toolchain, arch, cache: Path, *, run: Run = proc.run, output: Output 
     if package is None:
         raise BuiltinsMissing(_not_mapped_message(toolchain, arch))
     if package == SOURCE:
-        built = source_build_path(cache, toolchain, arch)
-        if built.is_file():
-            return built
         raise BuiltinsMissing(
-            f"{arch.builtins} for {arch.name} is built from compiler-rt source (Debian ships no builtins "
-            f"for {arch.debian_arch}) and has not been built yet. Build it with: doit builtins:{arch.name}"
-        )
+            f"{arch.builtins} for {arch.name} is compiled from compiler-rt source (Debian ships no builtins "
+            f"for {arch.debian_arch}) inside `doit build:{arch.name}`; there is no file to locate first.")
     return _from_package(package, arch, cache, run=run, output=output)
 
 
@@ -67,11 +64,6 @@ def provenance(toolchain, arch) -> str:
         name, _, version = package.partition("=")
         return f"{name}:{arch.debian_arch}={version}" if version else f"{name}:{arch.debian_arch}"
     return f"{arch.builtins} from the toolchain's builtins_dirs ({', '.join(toolchain.builtins_dirs)})"
-
-
-def source_build_path(cache: Path, toolchain, arch) -> Path:
-    """Where `doit builtins:<arch>` puts builtins compiled from source (and where locate looks)."""
-    return cache / "builtins" / f"source_{toolchain.name}_{arch.name}" / arch.builtins
 
 
 def package_dir(cache: Path, package: str, debian_arch: str) -> Path:
@@ -324,7 +316,7 @@ def build_from_source(compiler_rt_builtins_dir: Path, arch, toolchain, out: Path
         # One make -j run compiles everything: one process (or one container) for the whole archive.
         (work / "Makefile").write_text(_makefile(toolchain, flags, src, sources), encoding="utf-8")
         run(["make", f"-j{max(1, jobs)}", "-f", "Makefile", ARCHIVE_NAME], cwd=work)
-        os.replace(work / ARCHIVE_NAME, out)
+        commit(work / ARCHIVE_NAME, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out

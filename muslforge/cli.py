@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from . import paths
-from .errors import MuslforgeError
+from .errors import MuslforgeError, report
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -37,9 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             raise MuslforgeError(f"unknown command '{command}'; expected cc, run or binfmt.\nusage:\n{USAGE}")
         arch_name, rest = _take_arch(command, rest)
         return cc(arch_name, rest) if command == "cc" else run(arch_name, rest)
-    except MuslforgeError as error:
-        print(f"muslforge: {error}", file=sys.stderr)
-        return 2
+    except (MuslforgeError, KeyboardInterrupt) as error:
+        return report("muslforge", error)
 
 
 def _take_arch(command: str, args: list[str]) -> tuple[str, list[str]]:
@@ -51,12 +50,12 @@ def _take_arch(command: str, args: list[str]) -> tuple[str, list[str]]:
 
 
 def _context(arch_name: str):
-    from .tasks.context import chosen_toolchain, chosen_version, load_context
-    ctx = load_context(chosen_version(), chosen_toolchain())
+    from .tasks.context import load_context
+    ctx = load_context(_settings().musl)
     arch = next((a for a in ctx.arches if a.name == arch_name), None)
     if arch is None:
         known = ", ".join(a.name for a in ctx.arches)
-        raise MuslforgeError(f"unknown arch '{arch_name}'; known arches: {known} (files in {paths.ARCHES_DIR}).")
+        raise MuslforgeError(f"unknown arch '{arch_name}'; known arches: {known} (files in {paths.arches_dir()}).")
     return ctx, arch
 
 
@@ -99,16 +98,9 @@ def _visible(path: Path) -> bool:
 
 
 def _cc_backend() -> str:
-    """host or docker: MUSLFORGE_BACKEND, auto meaning docker when a local daemon answers (~2 ms)."""
-    from .backend import wanted_backend
-    wanted = wanted_backend()
-    if wanted in ("host", "docker"):
-        return wanted
-    if wanted != "auto":
-        from .errors import BackendError
-        raise BackendError(f"MUSLFORGE_BACKEND is '{wanted}'; it must be docker, host or auto.")
-    from . import docker
-    return "docker" if docker.ping_fast() else "host"
+    """host or docker, by the rule every run uses (backend.decide); no notice per compiler call."""
+    from .backend import decide
+    return decide(_settings().backend, notice=lambda text: None)
 
 
 def _cached_image_tag() -> str:
@@ -116,9 +108,8 @@ def _cached_image_tag() -> str:
     dpkg: ~40 ms a call otherwise)."""
     import hashlib
 
-    from .config.toolchain import DEFAULT_TOOLCHAIN
     from .session import runtime_dir
-    name = os.environ.get("MUSLFORGE_TOOLCHAIN") or DEFAULT_TOOLCHAIN
+    name = _settings().toolchain
     inputs = [paths.TOOLCHAINS_DIR / f"{name}.yaml", *sorted((paths.CONTAINERS_DIR / "toolchain").iterdir())]
     states = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in inputs if p.is_file()]
     memo = runtime_dir() / f"tag-{hashlib.sha256(chr(10).join(states).encode()).hexdigest()[:16]}"
@@ -127,7 +118,7 @@ def _cached_image_tag() -> str:
     from . import image
     from .config.toolchain import load_toolchain
     tag = image.image_tag(load_toolchain(paths.TOOLCHAINS_DIR, name))
-    from .package import write_atomically
+    from .files import write_atomically
     write_atomically(memo, tag.encode())
     return tag
 
@@ -138,7 +129,7 @@ def binfmt(args: list[str]) -> int:
     from .config.arch import load_arches
     if args not in ([], ["--register"], ["--unregister"]):
         raise MuslforgeError(f"muslforge binfmt takes --register, --unregister or nothing, not {' '.join(args)}.")
-    arches = load_arches(paths.ARCHES_DIR)
+    arches = load_arches(paths.arches_dir())
     if args == ["--register"]:
         wasm32 = next(a for a in arches if a.name == "wasm32")
         print(f"registered: {rules.register(paths.sysroot_dir('wasm32') / 'bin' / tool_name(wasm32, 'run'))}")
@@ -178,11 +169,18 @@ def run(arch_name: str, args: list[str]) -> int:
         # here, so stdin, signals and the terminal behave as for any other program (128 + N on signal N).
         from . import proc
         return proc.foreground(argv)
-    from .backend import choose
+    from .backend import decide, make
     ctx, arch = _context(arch_name)
-    backend = choose(ctx.toolchain)
     cwd = Path.cwd()
-    return backend.passthrough(argv, cwd=cwd, mounts={program.parent: "ro", cwd: "rw"})
+    backend = make(decide(_settings().backend), ctx.toolchain)
+    with backend.session({program.parent: "ro", cwd: "rw"}) as session:
+        return session.passthrough(argv, cwd=cwd)
+
+
+def _settings():
+    """The settings, resolved from this process's environment when first needed (not for a plain run)."""
+    from . import settings
+    return settings.current()
 
 
 if __name__ == "__main__":

@@ -9,17 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
-import threading
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .errors import BackendError, CommandFailed
-from .proc import open_log, relay
+from .errors import BackendError
 
-TAIL_LINES = 30
-TIMED_OUT = 124  # the exit status reported for a container killed at its timeout, as timeout(1)
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -31,7 +25,7 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
-def _unreachable(reason: str) -> BackendError:
+def unreachable(reason: str) -> BackendError:
     source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
     return BackendError(
         f"Cannot reach the Docker daemon at {docker_host()} ({source}): {reason}. Start Docker "
@@ -50,7 +44,7 @@ def client(timeout: float = 60):
             made = docker.from_env(timeout=timeout)
             made.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise _unreachable(_reason(exc)) from None
+            raise unreachable(_reason(exc)) from None
         _clients[key] = made
     return _clients[key]
 
@@ -60,35 +54,41 @@ def _reason(exc: BaseException) -> str:
     return text.rstrip(".")
 
 
-def daemon_address_exists() -> bool:
-    """Cheap, no docker-py: a TCP DOCKER_HOST, or a unix socket file that exists."""
-    host = docker_host()
-    return not host.startswith("unix://") or os.path.exists(host[len("unix://"):])
+PROBE_TIMEOUT = 2.0
+SESSION_LIFETIME = 6 * 3600  # seconds a task's container lives at most (no build task takes that long)
 
 
-def daemon_available() -> bool:
-    """True when a Docker daemon answers within a couple of seconds (backend auto-detection)."""
-    if not daemon_address_exists():
-        return False
+def probe(timeout: float | None = None) -> str | None:
+    """None when the daemon at docker_host() answers /_ping within `timeout`, else why not.
+
+    The one rule for "is Docker there" (muslforge.backend.decide): one raw HTTP request, no docker-py
+    (~1 ms). A missing or stale socket file and a refused or silent TCP DOCKER_HOST all give a reason,
+    never a hang or a traceback. Other addresses (ssh://, TLS) are asked through docker-py.
+    """
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
     try:
-        client(timeout=3)
+        status = engine("GET", "/_ping", timeout=timeout)[0]
+    except OSError as exc:
+        return exc.strerror or _reason(exc)
     except BackendError:
-        return False
-    return True
+        try:
+            client(timeout=timeout)
+        except BackendError as error:
+            return str(error)
+        return None
+    return None if status == 200 else f"/_ping answered HTTP {status}"
 
 
 def engine(method: str, path: str, body: dict | None = None, timeout: float = 10) -> tuple[int, object]:
     """One Engine API request over the daemon's unix socket, without docker-py (a few ms, not ~200).
 
-    Returns (HTTP status, decoded JSON body or None). OSError when the socket does not answer;
-    BackendError for a DOCKER_HOST that is not a unix socket (callers fall back to docker-py).
+    Returns (HTTP status, decoded JSON body or None). OSError when the daemon does not answer;
+    BackendError for a DOCKER_HOST that is neither unix:// nor plain tcp:// (callers use docker-py).
     """
     import http.client
     import socket
 
     host = docker_host()
-    if not host.startswith("unix://"):
-        raise BackendError(f"DOCKER_HOST {host} is not a unix socket")
 
     class UnixConnection(http.client.HTTPConnection):
         def connect(self) -> None:
@@ -96,7 +96,13 @@ def engine(method: str, path: str, body: dict | None = None, timeout: float = 10
             self.sock.settimeout(timeout)
             self.sock.connect(host[len("unix://"):])
 
-    connection = UnixConnection("localhost")
+    connection: http.client.HTTPConnection
+    if host.startswith("unix://"):
+        connection = UnixConnection("localhost", timeout=timeout)
+    elif host.startswith("tcp://") and not os.environ.get("DOCKER_TLS_VERIFY"):
+        connection = http.client.HTTPConnection(host[len("tcp://"):].rstrip("/"), timeout=timeout)
+    else:
+        raise BackendError(f"DOCKER_HOST {host} is neither a unix socket nor plain tcp://")
     try:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -109,18 +115,6 @@ def engine(method: str, path: str, body: dict | None = None, timeout: float = 10
         return response.status, json.loads(data) if data.strip() else None
     except ValueError:
         return response.status, data.decode(errors="replace")
-
-
-def ping_fast() -> bool:
-    """True when a daemon answers on a local unix socket (no docker-py); daemon_available() otherwise."""
-    if not daemon_address_exists():
-        return False
-    try:
-        return engine("GET", "/_ping", timeout=3)[0] == 200
-    except BackendError:
-        return daemon_available()
-    except OSError:
-        return False
 
 
 def image_present_fast(tag: str) -> bool:
@@ -272,11 +266,12 @@ def untag_image(tag: str) -> bool:
 
 
 @contextlib.contextmanager
-def container(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdir: Path,
-              env: Mapping[str, str], stdin_open: bool = False) -> Iterator[object]:
-    """A created (not started) container: no network, host uid:gid, mounts at their host paths.
+def started(image: str, *, mounts: Mapping[Path, str], env: Mapping[str, str]) -> Iterator[str]:
+    """A running container for one task: no network, host uid:gid, mounts at their host paths.
 
-    The container is removed on exit from the block, whatever happened inside it.
+    It only sleeps; the task's commands run in it with `docker exec` (exec_prefix), through proc like
+    any other process. Yields the container id; the container is removed on exit, whatever happened
+    (and, should this process be killed outright, removes itself after SESSION_LIFETIME).
     """
     import docker
 
@@ -288,153 +283,32 @@ def container(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdi
     api = client().api
     try:
         created = api.create_container(
-            image, [str(a) for a in argv], user=f"{os.getuid()}:{os.getgid()}", working_dir=str(workdir),
-            environment=_environment(env), stdin_open=stdin_open, detach=not stdin_open,  # StdinOnce
-            labels={"muslforge.pid": str(os.getpid())}, use_config_proxy=False,
-            host_config=api.create_host_config(binds=volumes, network_mode="none"))
-        made = client().containers.get(created["Id"])
+            image, ["sleep", str(SESSION_LIFETIME)], user=f"{os.getuid()}:{os.getgid()}", working_dir="/",
+            environment=_environment(env), labels={"muslforge.pid": str(os.getpid())},
+            use_config_proxy=False,
+            host_config=api.create_host_config(binds=volumes, network_mode="none", auto_remove=True))
+        api.start(created["Id"])
     except docker.errors.ImageNotFound:
         raise _missing_image(image) from None
     except docker.errors.APIError as exc:
-        raise BackendError(f"Docker could not create a container from {image}: "
+        raise BackendError(f"Docker could not start a container from {image}: "
                            f"{exc.explanation or exc}.") from None
     try:
-        yield made
+        yield created["Id"]
     finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            made.remove(force=True)
+        with contextlib.suppress(docker.errors.APIError):  # NotFound, or auto-removal already under way
+            api.remove_container(created["Id"], force=True)
+
+
+def exec_prefix(container_id: str, *, cwd: Path, env: Mapping[str, str], stdin: bool = True) -> list[str]:
+    """The argv prefix that runs a command in a started container (the docker CLI, via proc)."""
+    prefix = ["docker", "exec", *(["-i"] if stdin else []), "-w", str(cwd)]
+    for key, value in env.items():
+        prefix += ["-e", f"{key}={value}"]
+    return [*prefix, container_id]
 
 
 def _environment(env: Mapping[str, str]) -> dict[str, str]:
     full = {"HOME": "/tmp", "PATH": IMAGE_PATH, "LC_ALL": "C.UTF-8"}
-    if "SOURCE_DATE_EPOCH" in os.environ:
-        full["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]
     full.update(env)
     return full
-
-
-def run_in_container(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdir: Path,
-                     env: Mapping[str, str], log: Path | None = None, timeout: float = 3600,
-                     on_line: Callable[[str], None] | None = None, quiet: bool = False) -> None:
-    """Like proc.run, inside `image`: relay output to log and sys.stdout; CommandFailed if it fails."""
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
-    logfile = open_log(log)
-    try:
-        relay(f"+ [{image}] {' '.join(map(str, argv))}\n", logfile, sys.stderr)
-        with container(image, argv, mounts=mounts, workdir=workdir, env=env) as made:
-            made.start()
-
-            def see_line(line: str) -> None:
-                tail.append(line)
-                relay(line, logfile, None if quiet else sys.stdout)
-                if on_line:
-                    on_line(line)
-
-            status = _wait_streaming(made, timeout, see_line)
-    finally:
-        if logfile:
-            logfile.close()
-    if status != 0:
-        message = _failure_message(image, argv, status, tail, log, timeout)
-        raise CommandFailed(message, TIMED_OUT if status is None else status)
-
-
-def _wait_streaming(made, timeout: float, see_line: Callable[[str], None]) -> int | None:
-    """Relay the container's merged output line by line; return its exit status (None on timeout)."""
-    reader = threading.Thread(target=_read_lines, args=(made, see_line), daemon=True)
-    reader.start()
-    status = _wait(made, timeout)
-    reader.join(timeout=30)
-    return status
-
-
-def _read_lines(made, see_line: Callable[[str], None]) -> None:
-    pending = b""
-    for chunk in made.logs(stream=True, follow=True, stdout=True, stderr=True):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            see_line(line.decode("utf-8", "replace") + "\n")
-    if pending:
-        see_line(pending.decode("utf-8", "replace") + "\n")
-
-
-def _wait(made, timeout: float) -> int | None:
-    """The container's exit status; on timeout kill it and return None."""
-    import requests
-
-    try:
-        return int(made.wait(timeout=timeout)["StatusCode"])
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-        made.kill()
-        made.wait(timeout=30)
-        return None
-
-
-def run_interactive(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdir: Path,
-                    env: Mapping[str, str], stdin_data: bytes | None = None,
-                    timeout: float | None = None) -> int:
-    """Run argv with its stdout/stderr passed through to ours and stdin_data as its stdin (or none).
-
-    Returns the exit status (124 when the timeout killed it), for `muslforge run`.
-    """
-    status, _out, _err = capture_in_container(image, argv, mounts=mounts, workdir=workdir, env=env,
-                                            stdin_data=stdin_data, timeout=timeout,
-                                            stream_to=(sys.stdout.buffer, sys.stderr.buffer))
-    return status
-
-
-def capture_in_container(image: str, argv: list[str], *, mounts: Mapping[Path, str], workdir: Path,
-                         env: Mapping[str, str], stdin_data: bytes | None = b"",
-                         timeout: float | None = None, stream_to=None) -> tuple[int, bytes, bytes]:
-    """Like proc.capture inside `image`: (exit status, stdout, stderr), 124 on timeout."""
-    with container(image, argv, mounts=mounts, workdir=workdir, env=env,
-                   stdin_open=stdin_data is not None) as made:
-        sock = _attach_stdin(made) if stdin_data is not None else None
-        made.start()
-        if sock is not None:
-            _send_stdin(sock, stdin_data or b"")
-        collected = {"stdout": bytearray(), "stderr": bytearray()}
-        readers = [threading.Thread(target=_collect, args=(made, name, collected[name],
-                                                          stream_to[i] if stream_to else None),
-                                    daemon=True) for i, name in enumerate(("stdout", "stderr"))]
-        for reader in readers:
-            reader.start()
-        status = _wait(made, timeout if timeout is not None else 10 ** 7)
-        status = TIMED_OUT if status is None else status
-        for reader in readers:
-            reader.join(timeout=30)
-        if sock is not None:
-            sock.close()
-    return status, bytes(collected["stdout"]), bytes(collected["stderr"])
-
-
-def _attach_stdin(made):
-    return made.attach_socket(params={"stdin": 1, "stream": 1, "stdout": 0, "stderr": 0})
-
-
-def _send_stdin(sock, data: bytes) -> None:
-    import socket
-
-    raw = getattr(sock, "_sock", sock)
-    if data:
-        raw.sendall(data)
-    with contextlib.suppress(OSError):
-        raw.shutdown(socket.SHUT_WR)
-
-
-def _collect(made, name: str, into: bytearray, stream) -> None:
-    for chunk in made.logs(stream=True, follow=True, stdout=name == "stdout", stderr=name == "stderr"):
-        into.extend(chunk)
-        if stream is not None:
-            stream.write(chunk)
-            stream.flush()
-
-
-def _failure_message(image: str, argv: list[str], status: int | None, tail, log: Path | None,
-                     timeout: float) -> str:
-    lines = "".join(tail).rstrip()
-    why = f"timed out after {timeout:g} s and was killed" if status is None else f"exited with status {status}"
-    where = f"\nFull log: {log}" if log else ""
-    return (f"{os.path.basename(str(argv[0]))} (in {image}) {why}: {' '.join(map(str, argv))}\n"
-            f"--- last {TAIL_LINES} lines ---\n{lines}{where}")

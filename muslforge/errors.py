@@ -51,3 +51,23 @@ class DirectoryError(MuslforgeError):
 
 class LockError(MuslforgeError):
     """Another run holds a file or folder this run needs, for longer than it is willing to wait."""
+# ---- exit statuses of muslforge's own doors (muslforge cc/run/binfmt, python -m muslforge.*) ----
+# doit's doors keep doit's codes, which muslforge.tasks maps to: 3 for a bad dodo or config
+# (InvalidDodoFile), 1 for a failed task (TaskFailed), 130 for Ctrl-C (tasks.Interrupted).
+
+EXIT_ERROR = 2          # a MuslforgeError: bad input, or a step that failed; the message says which
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as a shell reports it
+
+
+def exit_status(error: BaseException) -> int:
+    """The process exit status for an error an entry point stops on."""
+    return EXIT_INTERRUPTED if isinstance(error, KeyboardInterrupt) else EXIT_ERROR
+
+
+def report(program: str, error: BaseException) -> int:
+    """Print `program: message` (one paragraph, no traceback) on stderr; return the exit status."""
+    import sys
+
+    text = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+    print(f"{program}: {text}", file=sys.stderr)
+    return exit_status(error)

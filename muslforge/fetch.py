@@ -22,7 +22,6 @@ what to do next. requests is imported only when the network is actually needed.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TextIO
 from . import lock, progress
 from .config.musl import MuslRelease
 from .errors import FetchError, VerifyError
-from .verify import check_signature, sha256_file
+from .files import commit, sha256_file
+from .verify import check_signature
 
 if TYPE_CHECKING:
     import requests
@@ -49,10 +49,6 @@ MAX_SIGNATURE_BYTES = 64 << 10
 _RETRY_STATUSES = (500, 502, 503, 504)
 
 
-def mirrors_from_env(environ: dict[str, str] | None = None) -> list[str]:
-    """The base URLs in MUSLFORGE_MIRRORS, in order."""
-    text = (os.environ if environ is None else environ).get(ENV_MIRRORS, "")
-    return text.split()
 
 
 def _bases(mirrors_first: Iterable[str], configured: Iterable[str]) -> list[str]:
@@ -67,18 +63,11 @@ def _bases(mirrors_first: Iterable[str], configured: Iterable[str]) -> list[str]
     return bases
 
 
-def _env_timeout(default: tuple[float, float]) -> tuple[float, float]:
-    """MUSLFORGE_FETCH_TIMEOUT (seconds) bounds both the connect and the read timeout."""
-    text = os.environ.get(ENV_TIMEOUT, "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise FetchError(f"{ENV_TIMEOUT}='{text}' is not a positive number of seconds (e.g. 15).")
-    return (min(default[0], seconds), seconds)
+def _settings_timeout(default: tuple[float, float]) -> tuple[float, float]:
+    """The fetch_timeout setting (MUSLFORGE_FETCH_TIMEOUT, seconds) bounds connect and read timeouts."""
+    from .settings import current
+    seconds = current().fetch_timeout
+    return default if seconds is None else (min(default[0], seconds), seconds)
 
 
 def _saying_retry(**kwargs):
@@ -99,20 +88,17 @@ def _saying_retry(**kwargs):
     return SayingRetry(**kwargs)
 
 
-def _env_backoff() -> float:
-    text = os.environ.get(ENV_BACKOFF, "")
-    try:
-        return float(text) if text.strip() else DEFAULT_BACKOFF
-    except ValueError:
-        raise FetchError(f"{ENV_BACKOFF}='{text}' is not a number of seconds (e.g. 0.5).") from None
+def _settings_backoff() -> float:
+    from .settings import current
+    return current().fetch_backoff
 
 
 class _Net:
     """One requests Session with retries, created on first use so a cache hit needs no requests at all."""
 
     def __init__(self, backoff: float | None, timeout: tuple[float, float]):
-        self.backoff = _env_backoff() if backoff is None else backoff
-        self.timeout = _env_timeout(timeout)
+        self.backoff = _settings_backoff() if backoff is None else backoff
+        self.timeout = _settings_timeout(timeout)
         self._session: requests.Session | None = None
 
     @property
@@ -175,7 +161,7 @@ def _fetch_locked(release: MuslRelease, cache: Path, bases: list[str], require_s
                 tarball.unlink(missing_ok=True)
             raise
         if fresh:
-            os.replace(tarball, target)
+            commit(tarball, target)
     finally:
         net.close()
     size = progress.human_bytes(target.stat().st_size)
@@ -433,7 +419,7 @@ def _download_signature(net: _Net, release: MuslRelease, tarball: Path, cached: 
             continue
         check = check_signature(tarball, part, key, release.signer)
         if check.ok:
-            os.replace(part, cached)
+            commit(part, cached)
             return "signature ok"
         part.unlink()
         raise _bad_signature(release, url, check.detail, fresh)

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import sys
@@ -25,7 +26,8 @@ from pathlib import Path
 
 from . import paths, proc
 from .config.toolchain import Toolchain
-from .errors import BackendError, ConfigError, MuslforgeError
+from .errors import BackendError, ConfigError, MuslforgeError, report
+from .files import commit, sha256_file
 
 RECIPE_DIR = paths.CONTAINERS_DIR / "toolchain"
 BUILTINS_ROOT = "/opt/muslforge/builtins"
@@ -66,10 +68,20 @@ def rootfs_path(toolchain: Toolchain) -> Path:
     return paths.cache_dir() / "images" / f"{toolchain.name}-{inputs_hash(toolchain)[:16]}.tar"
 
 
+# The kernel's machine name -> Debian's architecture name (no dpkg: nothing at load time runs a process).
+_DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "armv8l": "armhf", "i686": "i386",
+                "ppc64le": "ppc64el", "s390x": "s390x", "riscv64": "riscv64", "mips64": "mips64el",
+                "loongarch64": "loong64"}
+
+
 @functools.cache
 def native_arch() -> str:
     """The host's Debian architecture, which is also the image's."""
-    return proc.output(["dpkg", "--print-architecture"]).strip()
+    machine = platform.machine()
+    if machine not in _DEBIAN_ARCH:
+        raise BackendError(f"No Debian architecture known for this machine ({machine}); add it to "
+                           f"muslforge.image._DEBIAN_ARCH.")
+    return _DEBIAN_ARCH[machine]
 
 
 def foreign_arches(toolchain: Toolchain) -> tuple[str, ...]:
@@ -117,9 +129,10 @@ def _options(toolchain: Toolchain, *, portable: bool) -> list[str]:
 
 def apt_sources() -> list[Path]:
     """This machine's own apt sources files (what apt itself reads), used as the image's mirror."""
-    override = os.environ.get("MUSLFORGE_APT_SOURCES")
+    from .settings import current
+    override = current().apt_sources
     if override:
-        return [Path(p) for p in override.split(os.pathsep)]
+        return list(override)
     listed, folder = APT_SOURCES
     found = [listed] if listed.is_file() and _has_entries(listed) else []
     if folder.is_dir():
@@ -212,7 +225,7 @@ def build_rootfs(toolchain: Toolchain, output: Path | None = None, *, log: Path 
     try:
         argv = mmdebstrap_argv(toolchain, partial, debs, _write_sources(toolchain, scratch))
         proc.run(argv, env=env, log=log, quiet=True, on_line=lambda line: _progress(toolchain, line))
-        os.replace(partial, output)
+        commit(partial, output)
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -226,14 +239,6 @@ def _progress(toolchain: Toolchain, line: str) -> None:
 
 def _say(toolchain: Toolchain, text: str) -> None:
     print(f"{TITLE:<8} {toolchain.name}: {text}", flush=True)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def labels(toolchain: Toolchain, rootfs_sha256: str) -> dict[str, str]:
@@ -324,9 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             print(ensure_image(load_toolchain(paths.TOOLCHAINS_DIR, name)))
-    except MuslforgeError as exc:
-        print(f"muslforge: {exc}", file=sys.stderr)
-        return 1
+    except (MuslforgeError, KeyboardInterrupt) as exc:
+        return report("muslforge", exc)
     return 0
 
 

@@ -29,11 +29,12 @@ from . import __version__
 from .config.arch import Arch
 from .config.musl import MuslRelease
 from .config.toolchain import Toolchain
-from .errors import MuslforgeError
-from .package import TAR_FORMAT, XZ_SETTINGS, dist_root, write_atomically
+from .errors import MuslforgeError, report
+from .files import sha256_file, write_atomically
+from .package import TAR_FORMAT, XZ_SETTINGS, dist_root
 from .patch import Series, provenance
+from .progress import title
 from .provenance import unpinned_allowed
-from .verify import sha256_file
 
 FORMAT = 1
 PART_SUFFIX = ".part.json"
@@ -324,13 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "assemble":
             allow = args.unpinned or unpinned_allowed()
-            print(f"RELEASE  {assemble(args.sources, args.dist, allow_unpinned=allow)}")
+            print(title("RELEASE", f"{assemble(args.sources, args.dist, allow_unpinned=allow)}"))
         else:
             manifest = check_dist(args.folder)
-            print(f"CHECK    {args.folder}: {len(manifest['outputs'])} tarball(s) match SHA256SUMS")
-    except MuslforgeError as error:
-        print(f"muslforge: {error}", file=sys.stderr)
-        return 1
+            print(title("CHECK", f"{args.folder}: {len(manifest['outputs'])} tarball(s) match SHA256SUMS"))
+    except (MuslforgeError, KeyboardInterrupt) as error:
+        return report("muslforge", error)
     return 0
 
 

@@ -16,8 +16,6 @@ removes the temporary file, so a half-written tarball never exists under the rea
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import hashlib
 import io
 import lzma
@@ -31,6 +29,7 @@ from pathlib import Path
 from . import paths
 from .config.arch import Arch, RunMode
 from .errors import DirectoryError, MuslforgeError
+from .files import atomic_target, remove_stale_temporaries, write_atomically  # noqa: F401 (API)
 from .flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
 from .progress import human_bytes
 
@@ -57,7 +56,7 @@ def tarball_name(version: str, arch: str) -> str:
 
 def dist_root() -> Path:
     """Where releases go: MUSLFORGE_DIST_DIR, else <checkout>/dist; a release is dist/<musl version>/."""
-    root = Path(os.environ.get("MUSLFORGE_DIST_DIR") or paths.CHECKOUT / "dist").resolve()
+    root = paths.dist_dir()
     if root.exists() and not root.is_dir():
         raise DirectoryError(f"MUSLFORGE_DIST_DIR is {root}, which is a file, not a folder; point "
                              f"MUSLFORGE_DIST_DIR at a folder (or unset it for <checkout>/dist).")
@@ -65,14 +64,10 @@ def dist_root() -> Path:
 
 
 def source_date_epoch(default: int) -> int:
-    """SOURCE_DATE_EPOCH from the environment when set, else `default` (never the clock)."""
-    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise MuslforgeError(f"SOURCE_DATE_EPOCH is '{text}'; it must be a non-negative integer "
-                             f"(seconds since 1970-01-01 UTC), or unset to use the musl release date.")
-    return int(text)
+    """SOURCE_DATE_EPOCH from the settings when set, else `default` (never the clock)."""
+    from .settings import current
+    chosen = current().source_date_epoch
+    return default if chosen is None else chosen
 
 
 # ---------------------------------------------------------------------------------------- clang config
@@ -167,7 +162,7 @@ def _open_data(entry: Entry):
 def write_tarball(entries: Iterable[Entry], dest: Path, epoch: int) -> Path:
     """Write entries (sorted by name, parents added) as a deterministic .tar.xz at dest, atomically."""
     ordered = [e for _, e in sorted(with_parents({e.name: e for e in entries}).items())]
-    with _atomic_target(dest) as tmp, open(tmp, "wb") as raw, lzma.LZMAFile(raw, "wb", **XZ_SETTINGS) as xz, \
+    with atomic_target(dest) as tmp, open(tmp, "wb") as raw, lzma.LZMAFile(raw, "wb", **XZ_SETTINGS) as xz, \
             tarfile.open(fileobj=xz, mode="w", format=TAR_FORMAT) as tar:  # type: ignore[call-overload]
         for entry in ordered:
             data = _open_data(entry)
@@ -177,53 +172,6 @@ def write_tarball(entries: Iterable[Entry], dest: Path, epoch: int) -> Path:
                 if data is not None:
                     data.close()
     return dest
-
-
-def write_atomically(dest: Path, data: bytes) -> Path:
-    """dest gets data via a temporary file in the same folder and os.replace."""
-    with _atomic_target(dest) as tmp:
-        tmp.write_bytes(data)
-    return dest
-
-
-@contextlib.contextmanager
-def _atomic_target(dest: Path) -> Iterator[Path]:
-    """A temporary path beside dest: renamed onto dest on success, removed on any exception (Ctrl-C too)."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(dest)
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with open(tmp, "rb") as written:
-        os.fsync(written.fileno())
-    os.replace(tmp, dest)
-
-
-def remove_stale_temporaries(dest: Path) -> list[Path]:
-    """Delete dest's temporaries left by processes that no longer run (a SIGKILL skips every cleanup).
-
-    A temporary is named .<dest name>.<pid>.tmp; one whose pid is alive belongs to a run in progress.
-    """
-    removed = []
-    for tmp in dest.parent.glob(f".{glob.escape(dest.name)}.*.tmp"):
-        pid = tmp.name[len(dest.name) + 2:-len(".tmp")]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------------------------------- one arch

@@ -1,15 +1,17 @@
-"""Where things live: the checkout's data folders, the build directory and the download cache."""
+"""Where things live: the checkout's data folders, and the build, cache, dist folders of this run.
 
-import os
+The folders a user can move (build, cache, dist, arches, patches) come from the run's settings
+(muslforge.settings); the constants are the checkout's own copies.
+"""
+
 from pathlib import Path
 
 from .errors import DirectoryError
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-# The data folders can be pointed elsewhere (a distro's own arch files or patches, or a test's copy).
-ARCHES_DIR = Path(os.environ.get("MUSLFORGE_ARCHES_DIR") or CHECKOUT / "arches")
+ARCHES_DIR = CHECKOUT / "arches"        # the shipped arch files (settings.arches_dir may point elsewhere)
 TOOLCHAINS_DIR = CHECKOUT / "toolchains"
-PATCHES_DIR = Path(os.environ.get("MUSLFORGE_PATCHES_DIR") or CHECKOUT / "patches")
+PATCHES_DIR = CHECKOUT / "patches"      # the shipped series (settings.patches_dir may point elsewhere)
 PORT_DIR = CHECKOUT / "port"  # ported source in musl's layout, overlaid on every tree
 SOURCES_DIR = CHECKOUT / "sources"
 CONTAINERS_DIR = CHECKOUT / "containers"
@@ -17,8 +19,28 @@ SMOKE_DIR = CHECKOUT / "tests" / "smoke"
 
 
 def build_dir() -> Path:
-    """All build outputs; MUSLFORGE_BUILD_DIR overrides <checkout>/build."""
-    return Path(os.environ.get("MUSLFORGE_BUILD_DIR") or CHECKOUT / "build").resolve()
+    from . import settings  # imported when first needed: `muslforge run` stays light
+    return settings.current().build_dir
+
+
+def cache_dir() -> Path:
+    from . import settings  # imported when first needed: `muslforge run` stays light
+    return settings.current().cache_dir
+
+
+def dist_dir() -> Path:
+    from . import settings  # imported when first needed: `muslforge run` stays light
+    return settings.current().dist_dir
+
+
+def arches_dir() -> Path:
+    from . import settings  # imported when first needed: `muslforge run` stays light
+    return settings.current().arches_dir
+
+
+def patches_dir() -> Path:
+    from . import settings  # imported when first needed: `muslforge run` stays light
+    return settings.current().patches_dir
 
 
 def usable_dir(path: Path, variable: str) -> Path:
@@ -32,12 +54,6 @@ def usable_dir(path: Path, variable: str) -> Path:
         raise DirectoryError(f"cannot create {path} ({exc.strerror}); point {variable} at a writable "
                              f"folder.") from None
     return path
-
-
-def cache_dir() -> Path:
-    """Verified downloads; MUSLFORGE_CACHE overrides ~/.cache/muslforge."""
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "muslforge"
-    return Path(os.environ.get("MUSLFORGE_CACHE") or default).resolve()
 
 
 def sysroot_dir(arch: str) -> Path:

@@ -53,6 +53,17 @@ def _format(argv: Sequence[str]) -> str:
     return " ".join(str(a) for a in argv)
 
 
+def _start(argv: Sequence[str | os.PathLike], via: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(what is shown, what is started): argv itself, or argv behind a `via` prefix (docker exec ...).
+
+    The program resolved on the host is the first one started, so a missing docker CLI or clang says so.
+    """
+    shown = [str(a) for a in argv]
+    started = [*via, *shown] if via else list(shown)
+    started[0] = which(started[0])
+    return shown, started
+
+
 def run(
     argv: Sequence[str | os.PathLike],
     *,
@@ -62,20 +73,22 @@ def run(
     on_line: Callable[[str], None] | None = None,
     echo: bool = True,
     quiet: bool = False,
+    via: Sequence[str] = (),
+    where: str = "",
 ) -> None:
     """Run argv to completion; raise CommandFailed (with the last 30 lines and the log path) if it fails.
 
     `env` entries are added to this process's environment. `on_line` sees each output line (progress
-    counters use it). `quiet` keeps the output out of sys.stdout (it still goes to the log).
+    counters use it). `quiet` keeps the output out of sys.stdout (it still goes to the log). `via` is
+    a prefix that runs argv elsewhere (`docker exec ... ID`), `where` names that place in messages.
     """
-    argv = [str(a) for a in argv]
-    argv[0] = which(argv[0])
+    argv, started = _start(argv, via)
     full_env = {**os.environ, **(env or {})}
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     logfile = open_log(log)
     try:
-        relay(f"+ {_format(argv)}\n", logfile, sys.stderr if echo else None)
-        child = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+        relay(f"+ {where and f'[{where}] '}{_format(argv)}\n", logfile, sys.stderr if echo else None)
+        child = subprocess.Popen(started, cwd=None if via else cwd, env=full_env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  errors="replace")
         assert child.stdout is not None
@@ -94,7 +107,7 @@ def run(
         if logfile:
             logfile.close()
     if returncode != 0:
-        raise CommandFailed(_failure_message(argv, returncode, tail, log), returncode)
+        raise CommandFailed(_failure_message(argv, returncode, tail, log, where), returncode)
 
 
 def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
@@ -112,12 +125,11 @@ def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
 
 def capture(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
             env: Mapping[str, str] | None = None, stdin_data: bytes = b"",
-            timeout: float | None = None) -> tuple[int, bytes, bytes]:
+            timeout: float | None = None, via: Sequence[str] = ()) -> tuple[int, bytes, bytes]:
     """Run argv and return (exit status, stdout, stderr) without judging the status (smoke tests)."""
-    argv = [str(a) for a in argv]
-    argv[0] = which(argv[0])
+    _, started = _start(argv, via)
     try:
-        done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, input=stdin_data,
+        done = subprocess.run(started, cwd=None if via else cwd, env={**os.environ, **(env or {})}, input=stdin_data,
                               capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
         return 124, expired.stdout or b"", (expired.stderr or b"") + b"\n[muslforge: timed out]\n"
@@ -125,11 +137,11 @@ def capture(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
 
 
 def passthrough(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
-                env: Mapping[str, str] | None = None, stdin_data: bytes | None = None) -> int:
+                env: Mapping[str, str] | None = None, stdin_data: bytes | None = None,
+                via: Sequence[str] = ()) -> int:
     """Run argv with this process's stdin/stdout/stderr (or stdin_data) and return its exit status."""
-    argv = [str(a) for a in argv]
-    argv[0] = which(argv[0])
-    done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, input=stdin_data)
+    _, started = _start(argv, via)
+    done = subprocess.run(started, cwd=None if via else cwd, env={**os.environ, **(env or {})}, input=stdin_data)
     return done.returncode
 
 
@@ -170,8 +182,10 @@ def relay(text: str, logfile, stream) -> None:
         stream.flush()
 
 
-def _failure_message(argv: list[str], returncode: int, tail: Iterable[str], log: Path | None) -> str:
+def _failure_message(argv: list[str], returncode: int, tail: Iterable[str], log: Path | None,
+                     where: str = "") -> str:
     lines = "".join(tail).rstrip()
-    where = f"\nFull log: {log}" if log else ""
-    return (f"{os.path.basename(argv[0])} exited with status {returncode}: {_format(argv)}\n"
-            f"--- last {TAIL_LINES} lines ---\n{lines}{where}")
+    full_log = f"\nFull log: {log}" if log else ""
+    place = f" (in {where})" if where else ""
+    return (f"{os.path.basename(argv[0])}{place} exited with status {returncode}: {_format(argv)}\n"
+            f"--- last {TAIL_LINES} lines ---\n{lines}{full_log}")

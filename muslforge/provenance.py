@@ -42,30 +42,31 @@ def record(backend, cwd: Path) -> dict:
     pinned ones."""
     toolchain = backend.toolchain
     pins = pinned_packages(toolchain)
-    installed = _installed(backend, sorted(pins), cwd)
+    with backend.session({cwd: "rw"}) as session:
+        installed = _installed(session, sorted(pins), cwd)
+        version = _version_line(session, toolchain.cc, cwd)
     return {"backend": backend.name, "image": getattr(backend, "image", None),
-            "compiler": {"cc": toolchain.cc, "version": _version_line(backend, toolchain.cc, cwd)},
+            "compiler": {"cc": toolchain.cc, "version": version},
             "packages": installed,
             "pinned": all(installed.get(name) == version for name, version in pins.items())}
 
 
-def _version_line(backend, cc: str, cwd: Path) -> str | None:
+def _version_line(session, cc: str, cwd: Path) -> str | None:
     try:
-        status, out, _ = backend.capture([cc, "--version"], cwd=cwd, mounts={})
+        status, out, _ = session.capture([cc, "--version"], cwd=cwd)
     except ToolMissing:
         return None
     lines = out.decode(errors="replace").splitlines()
     return lines[0].strip() if status == 0 and lines else None
 
 
-def _installed(backend, names: list[str], cwd: Path) -> dict[str, str | None]:
-    """{package: installed version or None}, from dpkg-query where the backend runs."""
+def _installed(session, names: list[str], cwd: Path) -> dict[str, str | None]:
+    """{package: installed version or None}, from dpkg-query where the session runs."""
     found: dict[str, str | None] = {name: None for name in names}
     if not names:
         return found
     try:
-        _, out, _ = backend.capture(["dpkg-query", "-W", "-f=${Package}=${Version}\\n", *names], cwd=cwd,
-                                    mounts={})
+        _, out, _ = session.capture(["dpkg-query", "-W", "-f=${Package}=${Version}\\n", *names], cwd=cwd)
     except ToolMissing:  # not a Debian host: nothing is known to be pinned
         return found
     for line in out.decode(errors="replace").splitlines():
@@ -76,8 +77,8 @@ def _installed(backend, names: list[str], cwd: Path) -> dict[str, str | None]:
 
 
 def write(arch: str, data: dict) -> Path:
-    from .package import write_atomically
-    return write_atomically(record_path(arch), (json.dumps(data, sort_keys=True, indent=2) + "\n").encode())
+    from .files import write_atomically
+    return write_atomically(record_path(arch), json.dumps(data, sort_keys=True, indent=2) + "\n")
 
 
 def read(arch: str) -> dict:

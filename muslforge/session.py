@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import BackendError, MuslforgeError
+from .errors import BackendError, MuslforgeError, report
 
 LABEL = "muslforge.session"
 SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc",
@@ -275,9 +275,8 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         print(f"removed {stop_all()} session container(s)")
-    except (OSError, MuslforgeError) as error:
-        print(f"muslforge: {error}", file=sys.stderr)
-        return 2
+    except (OSError, MuslforgeError, KeyboardInterrupt) as error:
+        return report("muslforge", error)
     return 0
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import proc
-from .backend import Backend
+from .backend import Backend, Session
 from .cc import cc_argv, require_sysroot
 from .config.arch import Arch, RunMode
 from .errors import MuslforgeError
-from .progress import Counter, summary
+from .files import write_atomically
+from .progress import Counter, summary, title
 from .runner import run_argv
 
 SMOKE_ENV = {"MUSLFORGE_SMOKE": "1"}
@@ -66,16 +66,17 @@ def run_smoke(*, arch: Arch, sysroot: Path, backend: Backend, smoke_dir: Path, w
     programs = discover(smoke_dir, arch)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    counter = Counter(f"SMOKE    {arch.name}", unit="programs", total=len(programs))
+    counter = Counter(title("SMOKE", arch.name), unit="programs", total=len(programs))
     outcomes = []
-    for program in programs:
-        outcomes.append(_compile_and_run(program, arch, sysroot, backend, workdir, log))
-        counter.step()
+    with backend.session({sysroot: "ro", smoke_dir: "ro", workdir: "rw"}) as session:
+        for program in programs:
+            outcomes.append(_compile_and_run(program, arch, sysroot, backend, session, workdir, log))
+            counter.step()
     counter.done()
     _write_report(report, arch, backend, outcomes)
     failed = [o for o in outcomes if not o.passed]
     how = "linked, not run: link-only arch" if arch.run is RunMode.LINK_ONLY else f"{backend.name} backend"
-    summary(f"SMOKE    {arch.name}: {len(outcomes) - len(failed)}/{len(outcomes)} passed ({how})")
+    summary(title("SMOKE", f"{arch.name}: {len(outcomes) - len(failed)}/{len(outcomes)} passed ({how})"))
     if failed:
         details = "\n".join(f"--- {o.name}: {o.detail}" for o in failed)
         raise MuslforgeError(f"{len(failed)} smoke program(s) failed for {arch.name}: "
@@ -83,31 +84,30 @@ def run_smoke(*, arch: Arch, sysroot: Path, backend: Backend, smoke_dir: Path, w
     return outcomes
 
 
-def _compile_and_run(program: Program, arch: Arch, sysroot: Path, backend: Backend, workdir: Path,
-                     log: Path) -> Outcome:
+def _compile_and_run(program: Program, arch: Arch, sysroot: Path, backend: Backend, session: Session,
+                     workdir: Path, log: Path) -> Outcome:
     started = time.monotonic()
     binary = workdir / (program.name + (".wasm" if arch.run is RunMode.EMBEDDER else ""))
-    mounts = {sysroot: "ro", program.source.parent: "ro", workdir: "rw"}
     argv = cc_argv(backend.toolchain, arch, sysroot, ["-O2", str(program.source), "-o", str(binary)])
     try:
-        backend.run(argv, cwd=workdir, mounts=mounts, log=log, on_line=lambda line: None)
+        session.run(argv, cwd=workdir, log=log, on_line=lambda line: None)
     except MuslforgeError as failure:
         return Outcome(program.name, False, -1, time.monotonic() - started, f"did not compile: {failure}")
     if arch.run is RunMode.LINK_ONLY:
         return Outcome(program.name, True, 0, time.monotonic() - started, "linked; not run (link-only arch)")
     rundir = workdir / f"run-{program.name}"
     rundir.mkdir()
-    status, out, err = _run(arch, backend, binary, program, rundir, mounts)
+    status, out, err = _run(arch, session, binary, program, rundir)
     _log_run(log, program, status, out, err)
     detail = _judge(program, status, out.decode(errors="replace"), err.decode(errors="replace"))
     return Outcome(program.name, not detail, status, time.monotonic() - started, detail)
 
 
-def _run(arch: Arch, backend: Backend, binary: Path, program: Program, rundir: Path, mounts):
+def _run(arch: Arch, session: Session, binary: Path, program: Program, rundir: Path):
     argv = run_argv(arch, binary, list(program.args), root=rundir)
     if arch.run is RunMode.EMBEDDER:  # the embedder is muslforge's own Python: always on the host
         return proc.capture(argv, cwd=rundir, env=SMOKE_ENV, timeout=120)
-    return backend.capture(argv, cwd=rundir, mounts=mounts, env=SMOKE_ENV, timeout=120)
+    return session.capture(argv, cwd=rundir, env=SMOKE_ENV, timeout=120)
 
 
 def _judge(program: Program, status: int, out: str, err: str) -> str:
@@ -131,9 +131,6 @@ def _log_run(log: Path, program: Program, status: int, out: bytes, err: bytes) -
 
 
 def _write_report(report: Path, arch: Arch, backend: Backend, outcomes: list[Outcome]) -> None:
-    report.parent.mkdir(parents=True, exist_ok=True)
     data = {"arch": arch.name, "backend": backend.name, "programs": [asdict(o) for o in outcomes],
             "passed": all(o.passed for o in outcomes)}
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, report)
+    write_atomically(report, json.dumps(data, indent=2) + "\n")

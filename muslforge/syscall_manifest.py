@@ -9,14 +9,13 @@ promises one fixed signature per syscall (docs/wasm32-abi.md).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import proc
 from .errors import MuslforgeError
+from .files import write_atomically
 
 PREFIX = "__syscall_"
 FORMAT = 1
@@ -60,13 +59,7 @@ def write(libc_a: Path, out_json: Path, nm: str = "llvm-nm-22",
           output: Callable[[list[str]], str] = proc.output) -> dict:
     """Generate the manifest of `libc_a` and write it to `out_json` atomically; return it."""
     manifest = generate(libc_a, nm, output)
-    out_json = Path(out_json)
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_json.parent, prefix=f".{out_json.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, out_json)
+    write_atomically(Path(out_json), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
 

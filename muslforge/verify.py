@@ -22,15 +22,6 @@ _CRC24_INIT = 0xB704CE
 _CRC24_POLY = 0x1864CFB
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _crc24(data: bytes) -> int:
     crc = _CRC24_INIT
     for byte in data:

@@ -62,9 +62,7 @@ def _write(copy: Path, stamp: list, arch) -> None:
     fields = {key: getattr(arch, key) for key in _FIELDS}
     fields.update(run=arch.run.value, path=str(arch.path) if arch.path else None)
     try:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        temp = copy.with_suffix(f".tmp{os.getpid()}")
-        temp.write_text(json.dumps({"stamp": stamp, "arch": fields}))
-        os.replace(temp, copy)
+        from ..files import write_atomically
+        write_atomically(copy, json.dumps({"stamp": stamp, "arch": fields}))
     except OSError:
         pass                                     # a read-only checkout: just slower next time

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from . import _strict
 
-DEFAULT_TOOLCHAIN = "llvm-22"  # toolchains/<name>.yaml used unless toolchain= or MUSLFORGE_TOOLCHAIN names another
+from ..settings import DEFAULT_TOOLCHAIN  # noqa: F401  (named once, in the settings)
 _REQUIRED = ("name", "cc", "ar", "ranlib", "nm", "builtins_dirs", "image")
 _OPTIONAL = ("strip", "builtins_debs", "notes")
 _IMAGE_REQUIRED = ("suite", "packages", "source_date_epoch")
@@ -54,9 +54,10 @@ class Toolchain:
                    builtins_debs=_debs_from(path, data.get("builtins_debs") or {}), image=_image_from(path, data["image"]), path=path, **programs)
 
     def fingerprint(self) -> str:
-        """The values that change build outputs: the programs and the image pins."""
+        """The values that change build outputs: the programs, where builtins come from, the image pins."""
         values = [self.cc, self.ar, self.ranlib, self.nm, list(self.image.packages), self.image.suite,
-                  self.image.source_date_epoch, [list(pair) for pair in self.builtins_debs]]
+                  self.image.source_date_epoch, [list(pair) for pair in self.builtins_debs],
+                  list(self.builtins_dirs)]
         return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
     def builtins_deb(self, debian_arch: str) -> str | None:

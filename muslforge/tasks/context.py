@@ -1,8 +1,8 @@
-"""What every task generator needs: the chosen musl version, toolchain and the loaded config.
+"""What every task generator needs: the run's settings, the chosen musl release and toolchain, the config.
 
-Choices come from doit command-line variables (`doit build:x86_64 musl=1.2.5 toolchain=llvm-19`) or the
-environment (MUSLFORGE_MUSL_VERSION, MUSLFORGE_TOOLCHAIN). A config error becomes doit's InvalidDodoFile:
-one clean line, exit 3.
+The settings (muslforge.settings) are resolved once, when dodo.py loads: defaults, muslforge.yaml, the
+environment, doit's command-line variables (`doit build:x86_64 musl=1.2.5 toolchain=llvm-19`). The
+backend is decided then too. A config error becomes doit's InvalidDodoFile: one clean line, exit 3.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
-from .. import paths
+from .. import paths, settings
+from ..backend import decide
 from ..config.arch import Arch, load_arches
 from ..config.musl import MuslRelease, load_releases
-from ..config.toolchain import DEFAULT_TOOLCHAIN, Toolchain, load_toolchain
+from ..config.toolchain import Toolchain, load_toolchain
 from ..errors import MuslforgeError
 from ..patch import Series, load_series
 
@@ -29,14 +30,17 @@ class Context:
     toolchain: Toolchain
     arches: tuple[Arch, ...]
     series: Series
+    backend: str = "host"   # decided once per run (backend.decide), passed to every action
+
+    @property
+    def build_dir(self):
+        return settings.current().build_dir
 
 
-def chosen_version() -> str | None:
-    return get_var("musl", None) or os.environ.get("MUSLFORGE_MUSL_VERSION") or None
-
-
-def chosen_toolchain() -> str:
-    return get_var("toolchain", None) or os.environ.get("MUSLFORGE_TOOLCHAIN") or DEFAULT_TOOLCHAIN
+def command_line_variables() -> dict[str, str]:
+    """doit's `name=value` arguments that name a setting (doit parses them before loading dodo.py)."""
+    values = {knob.name: get_var(knob.name, None) for knob in settings.KNOBS if knob.variable}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 PER_ARCH_TASKS = ("build", "smoke", "package")
@@ -44,8 +48,10 @@ PER_ARCH_TASKS = ("build", "smoke", "package")
 
 @functools.cache
 def load() -> Context:
+    """The run's context, made once per process (doit loads dodo.py once per run)."""
     try:
-        ctx = load_context(chosen_version(), chosen_toolchain())
+        chosen = settings.install(settings.resolve(os.environ, command_line_variables()))
+        ctx = load_context(chosen.musl, chosen.toolchain, decide(chosen.backend))
     except MuslforgeError as error:
         raise InvalidDodoFile(str(error)) from None
     refuse_unknown_arches(ctx, sys.argv[1:])
@@ -58,13 +64,15 @@ def refuse_unknown_arches(ctx: Context, words: list[str]) -> None:
     for word in words:
         task, sep, arch = word.partition(":")
         if sep and task in PER_ARCH_TASKS and arch not in known:
-            raise InvalidDodoFile(f"{word}: no arch '{arch}' in {paths.ARCHES_DIR}; known arches: "
+            raise InvalidDodoFile(f"{word}: no arch '{arch}' in {paths.arches_dir()}; known arches: "
                                   f"{', '.join(known)}.")
 
 
-def load_context(version: str | None, toolchain: str) -> Context:
+def load_context(version: str | None, toolchain: str | None = None, backend: str = "host") -> Context:
+    """The context for a version and toolchain (None: the settings' choice)."""
     releases = load_releases(paths.SOURCES_DIR / "musl.yaml")
     release = releases.get(version) if version else releases.default
-    return Context(release=release, toolchain=load_toolchain(paths.TOOLCHAINS_DIR, toolchain),
-                   arches=tuple(load_arches(paths.ARCHES_DIR)),
-                   series=load_series(paths.PATCHES_DIR, release.version, paths.PORT_DIR))
+    return Context(release=release,
+                   toolchain=load_toolchain(paths.TOOLCHAINS_DIR, toolchain or settings.current().toolchain),
+                   arches=tuple(load_arches(paths.arches_dir())),
+                   series=load_series(paths.patches_dir(), release.version, paths.PORT_DIR), backend=backend)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,17 +16,19 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from .. import manifest, package, paths, provenance
+from .. import manifest, package, paths, provenance, settings
 from ..config.arch import Arch, RunMode
+from ..progress import title
 from . import action, creator
 from .context import Context, load_context
 from .sysroot import TreeUnchanged, libc_path
+from .toolchain import needs_image
 
 
 def chosen_arches(ctx: Context) -> list[Arch]:
-    """The arches named by `arches=a,b` (doit variable) or MUSLFORGE_ARCHES, else all of them."""
-    text = get_var("arches", None) or os.environ.get("MUSLFORGE_ARCHES") or ""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    """The arches the settings name (`arches=a,b`, MUSLFORGE_ARCHES), else all of them."""
+    names = list(settings.current().arches)
+    text = ",".join(names)
     known = {arch.name: arch for arch in ctx.arches}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -92,7 +93,7 @@ def do_package(arch: str, version: str, toolchain: str, unpinned: str | None = N
     from ..builtins import provenance as builtins_origin
     manifest.write_part(inputs, target, tarball, builtins=builtins_origin(ctx.toolchain, target),
                         built_with=built_with)
-    print(f"PACKAGE  {arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})")
+    print(title("PACKAGE", f"{arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})"))
 
 
 # ---------------------------------------------------------------------------------------- release
@@ -117,25 +118,27 @@ def release_task(ctx: Context, arches: list[Arch]) -> dict:
 def do_release(parts: list[str], unpinned: str | None = None) -> None:
     folder = manifest.assemble([Path(p) for p in parts],
                                allow_unpinned=provenance.unpinned_allowed(unpinned))
-    print(f"RELEASE  {folder} ({len(parts)} arch(es))")
+    print(title("RELEASE", f"{folder} ({len(parts)} arch(es))"))
 
 
 @creator
 def assemble_task(ctx: Context) -> dict:
     """`doit assemble parts=DIR[,DIR...]`: merge per-arch outputs made elsewhere into dist/<version>/."""
-    sources = [s for s in (get_var("parts", None) or "").split(",") if s]
-    return {"actions": [action(do_assemble, sources=sources, unpinned=get_var("unpinned", None))],
-            "uptodate": [False], "verbosity": 2}
+    return {"actions": [action(do_assemble, unpinned=get_var("unpinned", None))], "uptodate": [False],
+            "verbosity": 2,
+            "params": [{"name": "parts", "long": "parts", "type": str, "default": "",
+                        "help": "folders holding per-arch tarballs and .part.json files, comma-separated"}]}
 
 
-def do_assemble(sources: list[str], unpinned: str | None = None) -> None:
+def do_assemble(parts: str, unpinned: str | None = None) -> None:
     from ..errors import MuslforgeError
+    sources = [s for s in parts.split(",") if s]
     if not sources:
         raise MuslforgeError("Name the folders holding per-arch tarballs and parts: "
-                             "doit assemble parts=DIR[,DIR]")
+                             "doit assemble --parts DIR[,DIR]")
     folder = manifest.assemble([Path(s) for s in sources],
                                allow_unpinned=provenance.unpinned_allowed(unpinned))
-    print(f"RELEASE  {folder} (assembled from {', '.join(sources)})")
+    print(title("RELEASE", f"{folder} (assembled from {', '.join(sources)})"))
 
 
 # ---------------------------------------------------------------------------------------- verify, nightly
@@ -155,16 +158,13 @@ def do_verify(version: str, dodo: str) -> None:
 
 @creator
 def nightly_task(ctx: Context, arches: list[Arch], dodo: str) -> dict:
-    """`previous=PATH` (doit variable) names last night's summary.json; default build/nightly/summary.json."""
-    return {"actions": [action(do_nightly, version=ctx.release.version, toolchain=ctx.toolchain.name,
-                               arches=[a.name for a in arches], previous=get_var("previous", None),
-                               dodo=str(dodo))],
+    """Every step of a release as doit task dependencies, then verify as its own action (so it runs after
+    release); doit runs them (going past a failure: report.wants_continue) and report.Reporter writes the
+    summary at the end, the action's result recorded as the `verify` step."""
+    steps = [f"{verb}:{arch.name}" for arch in arches for verb in ("build", "smoke", "package")]
+    return {"actions": [action(do_verify, version=ctx.release.version, dodo=str(dodo))],
+            "task_dep": ["fetch", *needs_image(ctx), *steps, "release"],
+            "params": [{"name": "previous", "long": "previous", "type": str, "default": "",
+                        "help": "last night's summary.json to compare with (default: "
+                                "build/nightly/summary.json)"}],
             "uptodate": [False], "verbosity": 2}
-
-
-def do_nightly(version: str, toolchain: str, arches: list[str], previous: str | None, dodo: str) -> None:
-    from .. import verify_release
-    verify_release.nightly(version=version, toolchain=toolchain, arches=arches,
-                           folder=paths.build_dir() / "nightly",
-                           previous=Path(previous) if previous else None,
-                           dodo=Path(dodo))

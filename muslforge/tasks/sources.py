@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from doit.tools import config_changed
 
-from .. import paths
+from .. import paths, settings
+from ..files import sha256_file
 from ..patch import marker, prepare_tree
+from ..progress import title
 from . import action, creator, uptodate
-from .context import DEFAULT_TOOLCHAIN, Context, load_context
+from .context import Context, load_context
 
 
 def tarball_path(ctx: Context):
@@ -30,8 +31,7 @@ def fetch_task(ctx: Context) -> dict:
 def cached_copy_matches(version: str) -> bool:
     """doit uptodate: the cached tarball still has its pinned sha256 (a copy changed since the last
     fetch makes fetch run again, which deletes it and downloads it anew)."""
-    from ..verify import sha256_file
-    ctx = load_context(version, DEFAULT_TOOLCHAIN)
+    ctx = load_context(version)
     cached = tarball_path(ctx)
     return cached.is_file() and sha256_file(cached) == ctx.release.sha256
 
@@ -44,10 +44,10 @@ def verified_tarball(version: str) -> Path:
     """The cached tarball, its sha256 (and cached signature) checked now, at use: a copy that changed
     since it was fetched is deleted and fetched again, with a warning naming it."""
     from .. import fetch  # requests is imported only when something is fetched
-    ctx = load_context(version, DEFAULT_TOOLCHAIN)
-    mirrors = os.environ.get("MUSLFORGE_MIRRORS", "").split()
-    return fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=mirrors,
-                       require_signature=os.environ.get("MUSLFORGE_REQUIRE_SIGNATURE") == "1")
+    ctx = load_context(version)
+    chosen = settings.current()
+    return fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=list(chosen.mirrors),
+                       require_signature=chosen.require_signature)
 
 
 def src_root():
@@ -65,7 +65,7 @@ def patch_task(ctx: Context) -> dict:
 
 
 def do_patch(version: str) -> None:
-    ctx = load_context(version, DEFAULT_TOOLCHAIN)
+    ctx = load_context(version)
     tree = prepare_tree(verified_tarball(version), ctx.series, src_root(), log=paths.log_path("patch"))
-    print(f"PATCH    musl-{version}: port/ overlay ({len(ctx.series.overlay_files)} files), "
-          f"{len(ctx.series.patches)} patch(es), syscall headers -> {tree}")
+    print(title("PATCH", f"musl-{version}: port/ overlay ({len(ctx.series.overlay_files)} files), "
+                         f"{len(ctx.series.patches)} patch(es), syscall headers -> {tree}"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from .. import abi, buildtools, paths, provenance
-from ..backend import HostBackend, choose
+from ..backend import HostBackend, make
 from ..buildtools import cc_wrapper
 from ..build import BuildPlan, build_sysroot
 from ..config.arch import Arch
@@ -18,6 +18,7 @@ from . import action, creator
 from .context import Context, load_context
 from .sources import src_root
 from .toolchain import needs_image
+from ..progress import title
 
 
 def libc_path(arch: Arch) -> Path:
@@ -59,7 +60,7 @@ def compiler_rt_task(ctx: Context) -> dict:
 
 def do_compiler_rt() -> None:
     from ..builtins import obtain_compiler_rt_source
-    print(f"SOURCE   compiler-rt builtins: {obtain_compiler_rt_source(paths.cache_dir())}")
+    print(title("SOURCE", f"compiler-rt builtins: {obtain_compiler_rt_source(paths.cache_dir())}"))
 
 
 def _builds_builtins(ctx: Context, arch: Arch) -> bool:
@@ -74,9 +75,9 @@ def build_tasks(ctx: Context):
             "name": arch.name,
             "doc": f"build the {arch.name} sysroot ({arch.triple})",
             "actions": [action(do_build, lock=f"sysroot-{arch.name}", arch=arch.name,
-                               version=ctx.release.version, toolchain=ctx.toolchain.name)],
+                               version=ctx.release.version, toolchain=ctx.toolchain.name, backend=ctx.backend)],
             "file_dep": [str(marker(src_root(), ctx.series))],
-            "task_dep": needs_image() + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
+            "task_dep": needs_image(ctx) + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
             "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name))),
                         str(provenance.record_path(arch.name))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
@@ -87,20 +88,20 @@ def build_tasks(ctx: Context):
         }
 
 
-def do_build(arch: str, version: str, toolchain: str) -> None:
-    ctx = load_context(version, toolchain)
+def do_build(arch: str, version: str, toolchain: str, backend: str) -> None:
+    ctx = load_context(version, toolchain, backend)
     target = _arch(ctx, arch)
-    backend = choose(ctx.toolchain)
-    builtins, builtins_source = _builtins_origin(ctx, target, backend)
+    where = make(backend, ctx.toolchain)
+    builtins, builtins_source = _builtins_origin(ctx, target, where)
     plan = BuildPlan(arch=target, tree=tree_dir(src_root(), ctx.series),
                      objdir=paths.build_dir() / "obj" / arch, sysroot=paths.sysroot_dir(arch),
                      log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1,
                      abi_list=abi.list_path(arch, version))
-    build_sysroot(plan, backend, builtins, builtins_source)
-    built_with = provenance.record(backend, cwd=paths.build_dir())
+    build_sysroot(plan, where, builtins, builtins_source)
+    built_with = provenance.record(where, cwd=paths.build_dir())
     provenance.write(arch, built_with)
-    print(f"BUILT    {arch}: {built_with['compiler']['version']} ({backend.name} backend, "
-          f"{'pinned versions' if built_with['pinned'] else 'NOT the pinned versions'})")
+    print(title("BUILT", f"{arch}: {built_with['compiler']['version']} ({where.name} backend, "
+                         f"{'pinned versions' if built_with['pinned'] else 'NOT the pinned versions'})"))
 
 
 def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:
@@ -122,9 +123,9 @@ def smoke_tasks(ctx: Context):
             "name": arch.name,
             "doc": f"compile and run the smoke programs for {arch.name}",
             "actions": [action(do_smoke, lock=f"sysroot-{arch.name}", arch=arch.name,
-                               version=ctx.release.version, toolchain=ctx.toolchain.name)],
+                               version=ctx.release.version, toolchain=ctx.toolchain.name, backend=ctx.backend)],
             "file_dep": [str(libc_path(arch)), *sorted(map(str, smoke_files))],
-            "task_dep": needs_image(),
+            "task_dep": needs_image(ctx),
             "targets": [str(smoke_report(arch.name))],
             "uptodate": [TreeUnchanged(paths.sysroot_dir(arch.name))],
             "verbosity": 2,
@@ -135,11 +136,10 @@ def smoke_report(arch: str) -> Path:
     return paths.build_dir() / "smoke" / f"{arch}.json"
 
 
-def do_smoke(arch: str, version: str, toolchain: str) -> None:
-    ctx = load_context(version, toolchain)
+def do_smoke(arch: str, version: str, toolchain: str, backend: str) -> None:
+    ctx = load_context(version, toolchain, backend)
     target = _arch(ctx, arch)
-    backend = choose(ctx.toolchain)
-    run_smoke(arch=target, sysroot=paths.sysroot_dir(arch), backend=backend, smoke_dir=paths.SMOKE_DIR,
+    run_smoke(arch=target, sysroot=paths.sysroot_dir(arch), backend=make(backend, ctx.toolchain), smoke_dir=paths.SMOKE_DIR,
               workdir=paths.build_dir() / "smoke" / arch, report=smoke_report(arch),
               log=_fresh_log(f"smoke:{arch}"))
 

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 from .. import paths
+from ..progress import title
 from . import action, creator, uptodate
 from .context import Context, load_context
-
-
-def backend_at_load() -> str:
-    """The backend the build tasks will most likely use, decided without importing docker-py.
-
-    auto counts as docker when a daemon address exists; the actions then check for real (muslforge.backend)
-    and fall back to the host with a notice.
-    """
-    from ..backend import wanted_backend
-    from ..docker import daemon_address_exists
-    wanted = wanted_backend()
-    if wanted != "auto":
-        return wanted
-    return "docker" if daemon_address_exists() else "host"
 
 
 @creator
@@ -26,36 +13,33 @@ def toolchain_task(ctx: Context) -> dict:
     from ..image import recipe_files
     tc = ctx.toolchain
     return {
-        "actions": [action(do_toolchain, toolchain=tc.name)],
+        "actions": [action(do_toolchain, toolchain=tc.name, backend=ctx.backend)],
         "file_dep": [str(p) for p in (*recipe_files(), tc.path)],
-        "uptodate": [uptodate(_image_present, tc.name)],
+        "uptodate": [uptodate(_image_present, tc.name, ctx.backend)],
         "verbosity": 2,
     }
 
 
-def _image_present(toolchain: str) -> bool:
-    """The image tag is computed here, not while doit loads tasks: it runs dpkg, which `doit list`
-    must not need."""
-    if backend_at_load() != "docker":
+def _image_present(toolchain: str, backend: str) -> bool:
+    """The image tag is computed here, when doit checks the task, not while it loads tasks."""
+    if backend != "docker":
         return True  # nothing to build for the host backend
     from ..docker import image_present_fast
     from ..image import image_tag
     return image_present_fast(image_tag(load_context(None, toolchain).toolchain))
 
 
-def do_toolchain(toolchain: str) -> None:
-    from ..backend import DockerBackend, choose
+def do_toolchain(toolchain: str, backend: str) -> None:
     from ..image import ensure_image
-    ctx = load_context(None, toolchain)
-    if not isinstance(choose(ctx.toolchain), DockerBackend):
-        print(f"IMAGE    {toolchain}: not needed for the host backend")
+    if backend != "docker":
+        print(title("IMAGE", f"{toolchain}: not needed for the host backend"))
         return
-    ensure_image(ctx.toolchain, log=paths.log_path(f"toolchain-{toolchain}"))
+    ensure_image(load_context(None, toolchain).toolchain, log=paths.log_path(f"toolchain-{toolchain}"))
 
 
-def needs_image() -> list[str]:
+def needs_image(ctx: Context) -> list[str]:
     """task_dep for tasks that run in the toolchain image."""
-    return ["toolchain"] if backend_at_load() == "docker" else []
+    return ["toolchain"] if ctx.backend == "docker" else []
 
 
 @creator
@@ -74,8 +58,8 @@ def do_prune() -> None:
     keep = {image_tag(tc) for tc in toolchains}
     removed, busy = prune_images(keep)
     for tag in removed:
-        print(f"PRUNE    removed {tag}")
+        print(title("PRUNE", f"removed {tag}"))
     for tag in busy:
-        print(f"PRUNE    kept {tag}: a container uses it")
-    print(f"PRUNE    {len(removed)} image(s) removed, {len(busy)} in use kept; current: "
-          f"{', '.join(sorted(keep))}")
+        print(title("PRUNE", f"kept {tag}: a container uses it"))
+    print(title("PRUNE", f"{len(removed)} image(s) removed, {len(busy)} in use kept; current: "
+                         f"{', '.join(sorted(keep))}"))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import MuslforgeError
+from ..errors import EXIT_INTERRUPTED, MuslforgeError, report
 from .errors import EmbedderError
 from .threads import DEFAULT_MAX_THREADS
 
@@ -82,7 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    max_threads=DEFAULT_MAX_THREADS if options.max_threads is None else
                    parse_count(options.max_threads))
     except MuslforgeError as error:
-        print(f"muslforge.wasm: {error}", file=sys.stderr)
-        return 2
+        return report("muslforge.wasm", error)
     except KeyboardInterrupt:             # noticed at the guest's next syscall
-        return 128 + 2
+        return EXIT_INTERRUPTED

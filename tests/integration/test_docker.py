@@ -6,6 +6,7 @@ takes a minute or two the first time (the .debs are cached under MUSLFORGE_CACHE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import docker, image
+from muslforge import docker, files, image
+from muslforge.backend import DockerSession
 from muslforge.config.toolchain import load_toolchain
 from muslforge.errors import BackendError, CommandFailed
 from muslforge.paths import TOOLCHAINS_DIR
@@ -34,12 +36,17 @@ def tag(toolchain) -> str:
     return image.ensure_image(toolchain)
 
 
-def run(tag: str, script: str, **kwargs) -> None:
-    kwargs.setdefault("mounts", {})
-    kwargs.setdefault("workdir", Path("/"))
-    kwargs.setdefault("env", {"SOURCE_DATE_EPOCH": SDE})
-    kwargs.setdefault("timeout", 60)
-    docker.run_in_container(tag, ["sh", "-c", script], **kwargs)
+@contextlib.contextmanager
+def session(tag: str, mounts=None):
+    """One started container, as a build task gets: its commands are exec'd in it."""
+    env = {"SOURCE_DATE_EPOCH": SDE}
+    with docker.started(tag, mounts=mounts or {}, env=env) as container:
+        yield DockerSession(container, tag, env)
+
+
+def run(tag: str, script: str, *, mounts=None, workdir: Path = Path("/"), **kwargs) -> None:
+    with session(tag, mounts) as s:
+        s.run(["sh", "-c", script], cwd=workdir, **kwargs)
 
 
 def containers() -> set[str]:
@@ -88,8 +95,8 @@ def test_rootfs_is_reproducible(toolchain, tag, tmp_path):
     if not first.is_file():
         first = image.build_rootfs(toolchain, tmp_path / "first.tar")
     second = image.build_rootfs(toolchain, tmp_path / "second.tar")
-    digest = image.sha256_file(second)
-    assert image.sha256_file(first) == digest
+    digest = files.sha256_file(second)
+    assert files.sha256_file(first) == digest
     assert docker.image_labels(tag)["muslforge.rootfs.sha256"] == digest
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial files left
 
@@ -113,7 +120,8 @@ def test_container_has_no_network(tag, tmp_path, host_listener):
                                              network_mode="host")
     assert control == b"connected\n"
     with pytest.raises(CommandFailed) as failed:
-        docker.run_in_container(tag, connect, mounts={}, workdir=Path("/"), env={}, timeout=30)
+        with session(tag) as s:
+            s.run(connect, cwd=Path("/"))
     assert "connection refused" in str(failed.value).lower()
 
 
@@ -137,54 +145,56 @@ def test_runs_as_the_host_uid_with_mounts_at_host_paths(tag, tmp_path, monkeypat
 
 def test_failure_reports_status_tail_and_log(tag, tmp_path, capsys):
     log = tmp_path / "fail.log"
-    seen: list[str] = []
     with pytest.raises(CommandFailed) as failed:
         # one stream only: Docker does not keep the order of lines across stdout and stderr
-        run(tag, "seq 1 40 >&2; echo boom >&2; exit 7", log=log, on_line=seen.append)
+        run(tag, "seq 1 40 >&2; echo boom >&2; exit 7", log=log)
     message = str(failed.value)
     assert failed.value.returncode == 7
-    assert "exited with status 7" in message and f"Full log: {log}" in message
+    assert message.startswith(f"sh (in {tag}) exited with status 7: sh -c seq 1 40")
+    assert f"Full log: {log}" in message
     assert message.split("--- last 30 lines ---\n")[1].splitlines()[:1] == ["12"]
-    assert "boom" in message and seen[-1] == "boom\n"
-    assert "40\n" in capsys.readouterr().out  # relayed through sys.stdout, like proc.run
+    assert "boom" in message
+    assert "40\n" in capsys.readouterr().out  # relayed through sys.stdout by proc.run
     assert "seq 1 40" in log.read_text()
 
 
-def test_timeout_kills_the_container(tag):
+def test_capture_timeout_stops_the_program_in_the_container(tag):
     started = time.monotonic()
-    with pytest.raises(CommandFailed) as failed:
-        run(tag, "echo started; sleep 60", timeout=3)
+    with session(tag) as s:
+        status, out, _ = s.capture(["sh", "-c", "echo started; sleep 60"], cwd=Path("/"), timeout=3)
+        assert (status, out) == (124, b"started\n")
+        assert b"sleep" not in s.capture(["ps", "-eo", "comm"], cwd=Path("/"))[1]  # not left running
     assert time.monotonic() - started < 30
-    assert failed.value.returncode == docker.TIMED_OUT
-    assert "timed out after 3 s" in str(failed.value)
 
 
 def test_capture_separates_streams_and_feeds_stdin(tag):
-    status, out, err = docker.capture_in_container(
-        tag, ["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], mounts={}, workdir=Path("/"),
-        env={}, stdin_data=b"hello\n", timeout=30)
+    with session(tag) as s:
+        status, out, err = s.capture(["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], cwd=Path("/"),
+                                     stdin_data=b"hello\n", timeout=30)
     assert (status, out, err) == (3, b"HELLO\n", b"oops\n")
 
 
-def test_run_interactive_returns_the_status(tag, capfd):
-    status = docker.run_interactive(tag, ["sh", "-c", "echo hi; exit 5"], mounts={}, workdir=Path("/"),
-                                    env={})
-    assert status == 5
+def test_passthrough_returns_the_status(tag, capfd):
+    with session(tag) as s:
+        assert s.passthrough(["sh", "-c", "echo hi; exit 5"], cwd=Path("/")) == 5
     assert "hi" in capfd.readouterr().out
 
 
-def test_no_container_is_left_behind(tag):
+def test_one_container_per_session_whatever_runs_in_it(tag):
     assert containers() == set()
     during: set[str] = set()
-    run(tag, "echo running", on_line=lambda line: during.update(containers()))
-    assert len(during) == 1  # the filter does see this process's containers
-    with pytest.raises(CommandFailed):
-        run(tag, "exit 1")
-    with pytest.raises(CommandFailed):
-        run(tag, "sleep 60", timeout=2)
-    docker.capture_in_container(tag, ["cat"], mounts={}, workdir=Path("/"), env={}, stdin_data=b"x")
+    with session(tag) as s:
+        for _ in range(3):
+            s.run(["true"], cwd=Path("/"), on_line=None)
+            s.capture(["cat"], cwd=Path("/"), stdin_data=b"x")
+        with pytest.raises(CommandFailed):
+            s.run(["sh", "-c", "exit 1"], cwd=Path("/"))
+        s.run(["echo", "running"], cwd=Path("/"), on_line=lambda line: during.update(containers()))
+    assert len(during) == 1  # every command ran in the session's one container
     with pytest.raises(BackendError):
         run("muslforge/does-not-exist:0", "true")
+    with pytest.raises(RuntimeError), session(tag):
+        raise RuntimeError("a task that fails midway")
     assert containers() == set()
 
 
@@ -199,7 +209,7 @@ def test_missing_image_names_the_task_that_makes_it():
 def test_unreachable_daemon_names_the_socket_and_the_alternative(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
     started = time.monotonic()
-    assert docker.daemon_available() is False
+    assert docker.probe() == "No such file or directory"
     assert time.monotonic() - started < 2
     with pytest.raises(BackendError) as unreachable:
         docker.client()
@@ -215,9 +225,9 @@ def test_llvm_19_is_a_new_file_not_a_code_change():
     llvm19 = load_toolchain(TOOLCHAINS_DIR, "llvm-19")
     tag = image.ensure_image(llvm19)
     assert tag.startswith("muslforge/llvm-19:") and tag != image.image_tag(load_toolchain(TOOLCHAINS_DIR, "llvm-22"))
-    status, out, _ = docker.capture_in_container(
-        tag, ["sh", "-c", "clang-19 --version; ls /opt/muslforge/builtins/arm64"], mounts={},
-        workdir=Path("/"), env={}, timeout=60)
+    with session(tag) as s:
+        status, out, _ = s.capture(["sh", "-c", "clang-19 --version; ls /opt/muslforge/builtins/arm64"],
+                                   cwd=Path("/"), timeout=60)
     assert status == 0
     assert b"clang version 19.1.7" in out and b"libclang_rt.builtins-aarch64.a" in out
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from muslforge import fetch as fetch_module
+from muslforge import settings
+from muslforge.files import sha256_file
 from muslforge.config.musl import MuslRelease, load_releases
-from muslforge.errors import FetchError, VerifyError
+from muslforge.errors import ConfigError, FetchError, VerifyError
 from muslforge.paths import SOURCES_DIR
 
 pytestmark = pytest.mark.integration
@@ -51,7 +53,7 @@ def served(mirror, musl_tarballs):
 def test_good_file_is_fetched_verified_and_summarised(served, tmp_path):
     path, out = fetch("1.2.6", tmp_path, [served.url])
     assert path == tmp_path / V126
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
     assert sorted(p.name for p in tmp_path.iterdir()) == [V126]
     warning, summary = out.splitlines(keepends=True)
     assert warning == no_signature(served)
@@ -78,7 +80,7 @@ def test_corrupt_mirror_falls_through_to_a_good_one(served, musl_tarballs, tmp_p
     (served.root / "bad").mkdir()
     (served.root / "bad" / V126).write_bytes(bytes(data))
     path, out = fetch("1.2.6", tmp_path, [served.url + "bad/", served.url])
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
     assert f"from {served.url}{V126} in " in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [V126]
 
@@ -86,7 +88,7 @@ def test_corrupt_mirror_falls_through_to_a_good_one(served, musl_tarballs, tmp_p
 def test_server_errors_are_retried_then_succeed(served, tmp_path):
     served.script(V126, "500", "500")
     path, _ = fetch("1.2.6", tmp_path, [served.url])
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
     assert served.hits(V126) == [None, None, None]
 
 
@@ -106,7 +108,7 @@ def test_truncated_download_is_resumed_with_range(served, musl_tarballs, tmp_pat
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     size = (musl_tarballs / V126).stat().st_size
     assert served.hits(V126) == [None, f"bytes={size // 2}-"]
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
     assert sorted(p.name for p in tmp_path.iterdir()) == [V126]
 
 
@@ -114,7 +116,7 @@ def test_server_ignoring_range_restarts_from_zero(served, musl_tarballs, tmp_pat
     served.script(V126, "truncate", "norange")
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     assert served.hits(V126) == [None, f"bytes={(musl_tarballs / V126).stat().st_size // 2}-"]
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 def test_complete_part_file_gets_416_and_is_used(served, musl_tarballs, tmp_path):
@@ -122,7 +124,7 @@ def test_complete_part_file_gets_416_and_is_used(served, musl_tarballs, tmp_path
     size = (musl_tarballs / V126).stat().st_size
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     assert served.hits(V126) == [f"bytes={size}-"]
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 def test_oversized_part_file_is_discarded_and_fetched_again(served, musl_tarballs, tmp_path):
@@ -130,7 +132,7 @@ def test_oversized_part_file_is_discarded_and_fetched_again(served, musl_tarball
     size = (musl_tarballs / V126).stat().st_size
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     assert served.hits(V126) == [f"bytes={size + 4}-", None]
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 def test_download_that_keeps_dropping_leaves_only_a_resumable_part(served, tmp_path):
@@ -148,7 +150,7 @@ def test_download_that_keeps_dropping_leaves_only_a_resumable_part(served, tmp_p
     served.always(V126, "ok")
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     assert served.hits(V126)[4].startswith("bytes=")
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 def test_every_mirror_down_names_each_url(closed_port_url, tmp_path):
@@ -173,7 +175,7 @@ def test_missing_everywhere_is_a_404_per_mirror(mirror, closed_port_url, tmp_pat
 def test_first_mirror_missing_second_serves(mirror, served, tmp_path):
     empty = served.url + "empty/"
     path, _ = fetch("1.2.6", tmp_path, [empty, served.url])
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 def test_no_mirrors_at_all_says_so(tmp_path):
@@ -208,13 +210,13 @@ def test_corrupt_cached_file_is_deleted_and_fetched_again(served, musl_tarballs,
     path, out = fetch("1.2.6", tmp_path, [served.url])
     assert out.splitlines()[0] == (f"WARNING  {tmp_path / V126} does not match its pinned sha256; deleted "
                                    f"it and fetching it again.")
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
-def test_mirrors_from_env_splits_on_whitespace():
+def test_mirrors_setting_splits_on_whitespace():
     env = {"MUSLFORGE_MIRRORS": " http://a/x/\n http://b/ "}
-    assert fetch_module.mirrors_from_env(env) == ["http://a/x/", "http://b/"]
-    assert fetch_module.mirrors_from_env({}) == []
+    assert settings.resolve(env).mirrors == ("http://a/x/", "http://b/")
+    assert settings.resolve({}).mirrors == ()
 
 
 # --- signatures ---------------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def test_bad_leftover_part_is_fetched_again_from_zero(served, tmp_path):
     (tmp_path / f"{V126}.part").write_bytes(b"x" * 1000)
     path, _ = fetch("1.2.6", tmp_path, [served.url])
     assert served.hits(V126) == ["bytes=1000-", None]
-    assert fetch_module.sha256_file(path) == SHA126
+    assert sha256_file(path) == SHA126
 
 
 class Terminal(io.StringIO):
@@ -314,6 +316,6 @@ def test_terminal_gets_a_live_byte_counter_then_the_summary(served, tmp_path):
 
 def test_backoff_from_the_environment_must_be_a_number(monkeypatch, tmp_path):
     monkeypatch.setenv("MUSLFORGE_FETCH_BACKOFF", "fast")
-    with pytest.raises(FetchError) as raised:
+    with pytest.raises(ConfigError) as raised:
         fetch_module.fetch(release("1.2.6"), cache=tmp_path, mirrors_first=[])
-    assert str(raised.value) == "MUSLFORGE_FETCH_BACKOFF='fast' is not a number of seconds (e.g. 0.5)."
+    assert str(raised.value) == "MUSLFORGE_FETCH_BACKOFF is 'fast'; it must be a number of seconds (e.g. 0.5)."

@@ -13,7 +13,7 @@ from muslforge.config.musl import load_releases
 from muslforge.manifest import patches_info
 from muslforge.patch import load_series, prepare_tree
 from muslforge.paths import PATCHES_DIR, SOURCES_DIR
-from muslforge.tasks.context import DEFAULT_TOOLCHAIN, load_context
+from muslforge.tasks.context import load_context
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ CVE_2025_26519 = {"musl commit e5adcd97b5196e29991b524237381a0202a60659",
 def patched(musl_tarballs, tmp_path_factory):
     """Each supported version's tree with its whole series applied."""
     root = tmp_path_factory.mktemp("patched")
-    return {v: prepare_tree(musl_tarballs / f"musl-{v}.tar.gz", load_context(v, DEFAULT_TOOLCHAIN).series,
+    return {v: prepare_tree(musl_tarballs / f"musl-{v}.tar.gz", load_context(v).series,
                             root / v) for v in VERSIONS}
 
 

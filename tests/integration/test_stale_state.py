@@ -160,7 +160,7 @@ def test_a_held_sysroot_makes_a_second_run_wait_or_say_who_holds_it(doit):
     assert "Traceback" not in refused.stdout
     waiting = _start(doit, "-s", "package:x86_64")
     line = waiting.stdout.readline()
-    while line.startswith(".  "):
+    while line.startswith((".  ", "SETTINGS ")):  # task titles, the run's settings line
         line = waiting.stdout.readline()
     assert line.startswith(f"WAIT     sysroot-x86_64 in {doit.build}: pid {other.pid}"), line
     other.communicate("go\n", timeout=30)  # the holder lets go; the waiting run packs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -134,22 +135,19 @@ def test_package_without_the_file(tmp_path):
 
 # ------------------------------------------------------------------------------------- from source
 
-def test_source_arch_not_built_yet_names_the_task(tmp_path):
+def test_source_arch_is_compiled_by_the_build_not_located(tmp_path):
     riscv = arch("riscv64", "libclang_rt.builtins-riscv64.a", "riscv64", "riscv64-linux-musl")
     with pytest.raises(BuiltinsMissing) as caught:
         locate(toolchain([], [("riscv64", "source")]), riscv, tmp_path)
     assert str(caught.value) == (
-        "libclang_rt.builtins-riscv64.a for riscv64 is built from compiler-rt source (Debian ships no "
-        "builtins for riscv64) and has not been built yet. Build it with: doit builtins:riscv64")
+        "libclang_rt.builtins-riscv64.a for riscv64 is compiled from compiler-rt source (Debian ships no "
+        "builtins for riscv64) inside `doit build:riscv64`; there is no file to locate first.")
 
 
-def test_source_arch_already_built(tmp_path):
-    riscv = arch("riscv64", "libclang_rt.builtins-riscv64.a", "riscv64", "riscv64-linux-musl")
-    tc = toolchain([], [("riscv64", "source")])
-    built = builtins.source_build_path(tmp_path, tc, riscv)
-    built.parent.mkdir(parents=True)
-    built.write_bytes(b"!<arch>\n")
-    assert locate(tc, riscv, tmp_path) == built
+def test_fingerprint_covers_where_builtins_come_from(tmp_path):
+    base = toolchain([tmp_path / "a"], [("riscv64", "source")])
+    assert dataclasses.replace(base, builtins_dirs=(str(tmp_path / "b"),)).fingerprint() != base.fingerprint()
+    assert dataclasses.replace(base, builtins_debs=(("riscv64", PKG),)).fingerprint() != base.fingerprint()
 
 
 def test_arch_not_mapped(tmp_path):

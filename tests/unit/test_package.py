@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from doit import doit_cmd
 from doit.exceptions import InvalidDodoFile
+from doit import doit_cmd
 
-from muslforge import manifest, package, paths, verify_release
+from muslforge import manifest, nightly, package, paths, settings, verify_release
 from muslforge.config.arch import Arch, RunMode
 from muslforge.config.musl import MuslRelease
 from muslforge.config.toolchain import ImagePins, Toolchain
@@ -409,16 +409,16 @@ def test_regressions_compare_with_the_previous_summary():
     before = {"steps": steps(build_x86_64="pass", build_wasm32="fail"), "sizes": {"t.tar.xz": 1000}}
     now = {"steps": steps(build_x86_64="fail", build_wasm32="fail", build_riscv64="fail"),
            "sizes": {"t.tar.xz": 1200}}
-    assert verify_release.regressions(before, now) == [
+    assert nightly.regressions(before, now) == [
         "build:x86_64 passed before and now fails", "build:riscv64 is new and fails",
         "t.tar.xz grew from 1000 B to 1.2 KiB"]
-    assert verify_release.regressions(None, now)[0] == "build:x86_64 fails (no earlier summary)"
+    assert nightly.regressions(None, now)[0] == "build:x86_64 fails (no earlier summary)"
 
 
 def test_summary_table_shows_steps_sizes_and_verdict():
     report = {"musl": "1.2.6", "toolchain": "llvm-22", "seconds": 12.0, "steps": steps(fetch="pass"),
               "sizes": {"muslforge-musl-1.2.6-x86_64.tar.xz": 600000}, "regressions": [], "passed": True}
-    table = verify_release.format_table(report, {"steps": steps(fetch="pass"),
+    table = nightly.format_table(report, {"steps": steps(fetch="pass"),
                                                  "sizes": {"muslforge-musl-1.2.6-x86_64.tar.xz": 500000}})
     lines = table.splitlines()
     assert lines[0] == "NIGHTLY  musl-1.2.6 llvm-22 (12 s)"
@@ -436,40 +436,53 @@ def test_part_files_are_valid_json_with_the_output(tmp_path):
         assert tar.getnames()[0] == "muslforge-musl-1.2.5-x86_64"
 
 
-def test_nightly_skips_what_a_failure_blocks_and_releases_the_rest(tmp_path, monkeypatch):
-    ran = []
+def run_reporter(tmp_path, results: dict[str, str]):
+    """Feed doit's reporter hooks as a `doit nightly` run would: each task's result, then the end."""
+    import io
 
-    def fake_step(name, args, log_dir, *, skip_reason="", dodo=None):
-        ran.append(args)
-        if skip_reason:
-            return verify_release.Step(name, "skip", 0.0, skip_reason)
-        return verify_release.Step(name, "fail" if name == "build:wasm32" else "pass", 1.0)
+    from doit.exceptions import TaskFailed, UnmetDependency
+    from doit.task import Task
 
-    monkeypatch.setattr(verify_release, "run_step", fake_step)
-    monkeypatch.setattr(verify_release, "_task_names", lambda dodo: {"fetch", "build", "release"})
-    result = verify_release.nightly_steps(["wasm32", "x86_64"], ["musl=1.2.6"], tmp_path)
-    assert [(s.name, s.result) for s in result] == [
-        ("fetch", "pass"), ("build:wasm32", "fail"), ("smoke:wasm32", "skip"), ("package:wasm32", "skip"),
-        ("build:x86_64", "pass"), ("smoke:x86_64", "pass"), ("package:x86_64", "pass"),
-        ("release", "pass"), ("verify", "pass")]
-    assert ["release", "arches=x86_64", "musl=1.2.6"] in ran
-    assert result[2].detail == "build:wasm32 did not pass"
+    from muslforge.tasks import report
+
+    tasks = {name: Task(name, None, subtask_of=name.split(":")[0] if ":" in name else None)
+             for name in [*results, "nightly"]}
+    reporter = report.Reporter(io.StringIO(), {"verbosity": 0, "failure_verbosity": 0})
+    reporter.initialize(tasks, ["nightly"])
+    for name, result in results.items():
+        reporter.execute_task(tasks[name])
+        if result == "pass":
+            reporter.add_success(tasks[name])
+        elif result == "fail":
+            reporter.add_failure(tasks[name], TaskFailed(f"{name} broke\nmore"))
+        else:
+            reporter.add_failure(tasks[name], UnmetDependency(result))
+    reporter.complete_run()
+    return json.loads((tmp_path / "build" / "nightly" / "summary.json").read_text())
 
 
-def test_nightly_writes_its_summary_and_fails_on_a_regression(tmp_path, monkeypatch):
-    outcome = {"build:x86_64": "pass"}
-    monkeypatch.setattr(verify_release, "nightly_steps", lambda arches, common, log_dir, dodo=None: [
-        verify_release.Step(name, result, 2.0) for name, result in outcome.items()])
-    monkeypatch.setenv("MUSLFORGE_DIST_DIR", str(tmp_path / "dist"))
-    folder = tmp_path / "nightly"
-    report = verify_release.nightly(version="1.2.6", toolchain="llvm-22", arches=["x86_64"], folder=folder)
-    assert report["passed"] and json.loads((folder / "summary.json").read_text())["passed"]
-    assert (folder / "summary.txt").read_text().splitlines()[-1] == "PASSED: no regressions"
-    outcome["build:x86_64"] = "fail"
-    with pytest.raises(MuslforgeError, match="regressions: build:x86_64 passed before and now fails"):
-        verify_release.nightly(version="1.2.6", toolchain="llvm-22", arches=["x86_64"], folder=folder)
-    assert json.loads((folder / "summary.previous.json").read_text())["passed"] is True
-    assert json.loads((folder / "summary.json").read_text())["passed"] is False
+def test_nightly_summary_comes_from_doits_own_results(task_ctx, tmp_path, capsys):
+    first = run_reporter(tmp_path, {"fetch": "pass", "build:x86_64": "pass", "build:wasm32": "fail",
+                                    "smoke:wasm32": "build:wasm32"})
+    assert [(s["name"], s["result"], s["detail"]) for s in first["steps"]] == [
+        ("fetch", "pass", ""), ("build:x86_64", "pass", ""), ("build:wasm32", "fail", "build:wasm32 broke"),
+        ("smoke:wasm32", "skip", "build:wasm32 did not pass")]
+    assert first["passed"] is False and first["regressions"] == ["build:wasm32 fails (no earlier summary)"]
+    second = run_reporter(tmp_path, {"fetch": "pass", "build:x86_64": "fail", "build:wasm32": "pass"})
+    assert second["regressions"] == ["build:x86_64 passed before and now fails"]
+    folder = tmp_path / "build" / "nightly"
+    assert json.loads((folder / "summary.previous.json").read_text())["steps"][1]["result"] == "pass"
+    assert (folder / "summary.txt").read_text().splitlines()[-1].startswith("FAILED: build:x86_64 passed")
+
+
+def test_nightly_is_doit_tasks_not_doit_in_doit(task_ctx):
+    from muslforge.tasks import report
+    task = release.nightly_task(task_ctx, [a for a in task_ctx.arches if a.name in ("x86_64", "wasm32")],
+                                "/x/dodo.py")
+    assert task["actions"][0][2] == {"version": "1.2.6", "dodo": "/x/dodo.py"}   # verify, after release
+    assert task["task_dep"] == ["fetch", "build:wasm32", "smoke:wasm32", "package:wasm32", "build:x86_64",
+                                "smoke:x86_64", "package:x86_64", "release"]
+    assert report.wants_continue(["doit", "nightly"]) and not report.wants_continue(["doit", "build"])
 
 
 def test_an_interrupted_release_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -521,6 +534,12 @@ def task_ctx(monkeypatch, tmp_path):
     doit_cmd.reset_vars()
     yield load_context("1.2.6", "llvm-22")
     doit_cmd._CMDLINE_VARS = None
+    settings.install(None)
+
+
+def choose_arches(text: str) -> None:
+    """As `doit release arches=<text>` would: a command-line variable resolved into the run's settings."""
+    settings.install(settings.resolve(os.environ, {"arches": text}))
 
 
 def test_package_tasks_pack_after_build_and_smoke(task_ctx, tmp_path):
@@ -534,7 +553,7 @@ def test_package_tasks_pack_after_build_and_smoke(task_ctx, tmp_path):
 
 
 def test_release_task_takes_the_chosen_arches(task_ctx, tmp_path):
-    doit_cmd.set_var("arches", "x86_64,wasm32")
+    choose_arches("x86_64,wasm32")
     arches = release.chosen_arches(task_ctx)
     assert [a.name for a in arches] == ["wasm32", "x86_64"]
     task = release.release_task(task_ctx, arches)
@@ -547,9 +566,9 @@ def test_release_task_takes_the_chosen_arches(task_ctx, tmp_path):
         "muslforge-musl-1.2.6-x86_64.part.json", "muslforge-musl-1.2.6-x86_64.tar.xz"]
 
 
-def test_all_arches_by_default_and_unknown_ones_refused(task_ctx):
+def test_all_arches_by_default_and_unknown_ones_refused(task_ctx, capsys):
     assert [a.name for a in release.chosen_arches(task_ctx)] == [a.name for a in task_ctx.arches]
-    doit_cmd.set_var("arches", "x86_64,sparc")
+    choose_arches("x86_64,sparc")
     expected = "arches=x86_64,sparc: unknown arch\\(es\\) sparc; known: aarch64"
     with pytest.raises(InvalidDodoFile, match=expected):
         release.chosen_arches(task_ctx)
@@ -560,4 +579,3 @@ def test_verify_and_nightly_always_run_with_the_given_dodo_file(task_ctx):
     nightly = release.nightly_task(task_ctx, list(task_ctx.arches)[:1], "/x/dodo.py")
     assert verify["uptodate"] == [False] and nightly["uptodate"] == [False]
     assert verify["actions"][0][2] == {"version": "1.2.6", "dodo": "/x/dodo.py"}
-    assert nightly["actions"][0][2]["dodo"] == "/x/dodo.py"

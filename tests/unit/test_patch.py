@@ -163,8 +163,8 @@ def test_repository_patches_are_one_copy_each():
 def test_patch_task_depends_on_the_port_tree_the_table_and_both_series():
     from muslforge import paths
     from muslforge.tasks import sources
-    from muslforge.tasks.context import DEFAULT_TOOLCHAIN, load_context
-    deps = set(sources.patch_task(load_context("1.2.5", DEFAULT_TOOLCHAIN))["file_dep"])
+    from muslforge.tasks.context import load_context
+    deps = set(sources.patch_task(load_context("1.2.5"))["file_dep"])
     assert str(paths.PORT_DIR / "arch/wasm32/syscall_arch.h") in deps
     assert str(syscalls.TABLE) in deps
     assert {str(paths.PATCHES_DIR / "common/series"), str(paths.PATCHES_DIR / "musl-1.2.5/series")} <= deps

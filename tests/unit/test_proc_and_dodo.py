@@ -1,5 +1,6 @@
 """The process layer's missing-tool message, and config errors reaching doit as one clean line."""
 
+import os
 import subprocess
 import sys
 
@@ -47,3 +48,20 @@ def test_bad_arch_file_is_one_clean_doit_error(tmp_path):
     assert done.returncode == 3
     assert done.stderr == (f"ERROR: {arches}/x86_64.yaml: unknown key 'tripple'; did you mean 'triple'?\n")
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_every_door_maps_errors_to_the_same_status(tmp_path):
+    """muslforge cc/run, python -m muslforge.manifest/.abi ...: 2 for an error, 130 for Ctrl-C, one format
+    (doit's own doors keep doit's codes: 3 for a bad dodo/config, 1 for a failed task, 130 for Ctrl-C)."""
+    from muslforge import errors
+    assert errors.exit_status(errors.ConfigError("x")) == errors.exit_status(errors.BackendError("y")) == 2
+    assert errors.exit_status(KeyboardInterrupt()) == 130
+    env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(tmp_path / "build")}
+    doors = [["-m", "muslforge.cli", "run", "--arch", "nosuch", "x"],
+             ["-m", "muslforge.manifest", "check", str(tmp_path / "missing")],
+             ["-m", "muslforge.abi", "only-one-argument"]]
+    for door in doors:
+        done = subprocess.run([sys.executable, *door], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 2, (door, done.stderr)
+        assert done.stderr.startswith("muslforge"), door
+        assert "Traceback" not in done.stderr
