@@ -110,6 +110,13 @@ def run(
         raise CommandFailed(_failure_message(argv, returncode, tail, log, where), returncode)
 
 
+def spawn(argv: Sequence[str], *, pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+    """Start argv alongside this process and return at once (the wasm32 embedder's child processes):
+    no shell, this process's stdio and environment, exactly `pass_fds` inherited besides them."""
+    argv = [str(a) for a in argv]
+    return subprocess.Popen(argv, pass_fds=tuple(pass_fds), close_fds=True)
+
+
 def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
            env: Mapping[str, str] | None = None, check: bool = True) -> str:
     """Run argv quietly and return its stdout; on failure raise CommandFailed with its output's tail."""

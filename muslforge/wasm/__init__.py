@@ -20,7 +20,7 @@ def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None
         trace: bool = False, stdin: Any = None, stdout: Any = None, stderr: Any = None,
         mounts: Sequence[Any] = (), cwd: str | None = None, tmp: Path | None = None,
         timeout: float | None = None, max_memory: int | None = None, max_threads: int | None = None,
-        net: Any = None) -> int:
+        net: Any = None, processes: Any = None) -> int:
     """Run `wasm` as a process and return its exit status.
 
     argv is the guest's whole argv, argv[0] included (empty: [str(wasm)]). env is the whole
@@ -30,7 +30,8 @@ def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None
     mount); `tmp` a host directory to show as /tmp (default: a private one). `timeout` (seconds) stops
     it with status 124; `max_memory` (bytes) caps its linear memory; `max_threads` caps the threads a
     wasm32-threads program runs at once (default 64; beyond it pthread_create fails with EAGAIN); `net`
-    (sockets.NetPolicy) what it may connect and bind to (default: nothing, EACCES). See
+    (sockets.NetPolicy) what it may connect and bind to (default: nothing, EACCES); `processes`
+    (children.ProcessOptions) the wasm shell /bin/sh names, and a child embedder's inherited fds. See
     docs/wasm32-abi.md, sections 6 and 9.
     stdin/stdout/stderr are binary streams (a text stream's .buffer is used); None means this
     process's. trace=True prints every syscall with its arguments and result to stderr.
@@ -43,7 +44,7 @@ def run(wasm: Path, argv: Sequence[str], *, env: Mapping[str, str] | None = None
 
     return execute(Path(wasm), argv, env=env, root=root, trace=trace, stdin=stdin, stdout=stdout,
                    stderr=stderr, mounts=mounts, cwd=cwd, tmp=tmp, timeout=timeout, max_memory=max_memory,
-                   net=net, **({} if max_threads is None else {"max_threads": max_threads}))
+                   net=net, processes=processes, **({} if max_threads is None else {"max_threads": max_threads}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

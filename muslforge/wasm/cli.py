@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
                              "([::1]) or *, PORT a number or *; repeatable. Default: no network (EACCES)")
     parser.add_argument("--allow-listen", action="append", default=[], metavar="HOST:PORT",
                         help="let the guest bind sockets to HOST:PORT (patterns as --allow-net); repeatable")
+    parser.add_argument("--shell", default=None, metavar="FILE",
+                        help="the wasm module that /bin/sh runs (system, popen, posix_spawn of /bin/sh); "
+                             "without it /bin/sh does not exist in the sandbox")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fd", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--argv0", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable for the guest (repeatable)")
     parser.add_argument("--clear-env", action="store_true",
@@ -67,13 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import run
     from .limits import parse_seconds, parse_size
     from .mounts import MountSpec
+    from .children import ProcessOptions
     from .sockets import NetPolicy
 
     try:
         mounts = [MountSpec.parse(d) for d in options.dir]
         mounts += [MountSpec.parse(d, read_only=True) for d in options.ro_dir]
         mounts.sort(key=lambda m: m.read_only)              # --cwd defaults to the first --dir
-        return run(options.program, [str(options.program), *options.args], env=env, mounts=mounts,
+        fds = {int(g): int(h) for g, _, h in (item.partition("=") for item in options.fd)}
+        processes = ProcessOptions(shell=options.shell, child=options.child, fds=fds)
+        argv0 = str(options.program) if options.argv0 is None else options.argv0
+        return run(options.program, [argv0, *options.args], env=env, mounts=mounts, processes=processes,
                    cwd=options.cwd, tmp=options.tmp, trace=options.trace,
                    net=NetPolicy.parse(options.allow_net, options.allow_listen),
                    timeout=None if options.timeout is None else parse_seconds(options.timeout),

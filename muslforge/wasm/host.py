@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 # Importing the group modules registers their handlers.
-from . import (abi, dirs, files, memory, polling, process, refused, signals, sockets,  # noqa: F401
-               system, threads, time, timers)
+from . import (abi, children, dirs, files, memory, polling, process, refused, signals,  # noqa: F401
+               sockets, system, threads, time, timers)
 from ._registry import REFUSED, SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream
@@ -77,7 +77,7 @@ class Process:
 
     def __init__(self, *, root: Path | None, stdin: Any, stdout: Any, stderr: Any, trace: bool,
                  mounts: Sequence[MountSpec] = (), cwd: str | None = None, tmp: Path | None = None,
-                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None):
+                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None, processes: Any = None):
         self.ns, self.workdir = build_namespace(root, mounts, tmp)
         self.net = net if net is not None else sockets.NetPolicy()   # off by default
         self.stand_in = os.path.join(self.workdir, "empty")
@@ -585,7 +585,7 @@ class Instance:
                  root: Path | None = None, trace: bool = False, stdin: Any = None, stdout: Any = None,
                  stderr: Any = None, mounts: Sequence[MountSpec] = (), cwd: str | None = None,
                  tmp: Path | None = None, max_memory: int | None = None,
-                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None):
+                 max_threads: int = DEFAULT_MAX_THREADS, net: Any = None, processes: Any = None):
         self.name = _name(wasm)
         self.max_memory = max_memory
         self.timeout: float | None = None
@@ -593,6 +593,9 @@ class Instance:
         module = load(eng, wasm)
         self.proc = Process(root=root, stdin=stdin, stdout=stdout, stderr=stderr, trace=trace,
                             mounts=mounts, cwd=cwd, tmp=tmp, max_threads=max_threads, net=net)
+        if processes is not None:
+            from .children import adopt
+            adopt(self.proc, processes)
         self.proc.max_memory = max_memory
         try:
             self._instantiate(eng, module, wasm, argv, env)
@@ -675,6 +678,8 @@ class Instance:
             self.proc.fds.flush()
 
     def _stopped(self, status: int) -> int:
+        if self.proc.stopper.status in (130, 143) and status == self.proc.stopper.status:
+            self.proc.death_signal = status - 128        # a child embedder re-raises it (children.py)
         if status == TIMEOUT_STATUS and self.proc.stopper.status == TIMEOUT_STATUS:
             self.proc.log(f"muslforge.wasm: {self.name}: stopped: it ran past the time limit "
                           f"(--timeout {self.timeout:g} s)")
@@ -694,6 +699,10 @@ def execute(wasm: Path, argv: Sequence[str], *, timeout: float | None = None, **
     instance = Instance(wasm, argv, **options)
     instance.timeout = timeout
     try:
-        return instance.run(timeout=timeout)
+        status = instance.run(timeout=timeout)
     finally:
         instance.close()
+    if options.get("processes") is not None:
+        from .children import reraise_death
+        reraise_death(instance.proc)
+    return status

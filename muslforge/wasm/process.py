@@ -47,7 +47,7 @@ def sys_getpid(proc):
 
 @syscall("getppid")
 def sys_getppid(proc):
-    return PPID
+    return getattr(proc, "ppid", PPID)        # 1 in a child embedder (children.py)
 
 
 @syscall("getuid", "geteuid")
@@ -259,6 +259,7 @@ def deliver(proc, sig: int) -> int | None:
                      "default action")
         if sig in abi.DEFAULT_IGNORED_SIGNALS or sig == abi.SIGCONT or sig in _STOP_SIGNALS:
             return None
+        proc.death_signal = sig                   # a child embedder re-raises it on the host
         raise ProcessExit(128 + sig)
     if handler == abi.SIG_IGN:
         return None
@@ -298,6 +299,11 @@ def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
 @syscall("kill")
 def sys_kill(proc, pid, sig):
     if pid not in (PID, 0, -1, -PID):
+        from .children import kill_child
+        if sig and not 0 < sig < abi.NSIG:
+            raise Errno(errno.EINVAL)
+        if kill_child(proc, pid, sig):
+            return 0
         raise Errno(errno.ESRCH)
     return send_self(proc, sig)
 
@@ -317,11 +323,6 @@ def sys_tgkill(proc, tgid, tid, sig):
     if tgid != PID:
         raise Errno(errno.ESRCH)
     return sys_tkill(proc, tid, sig)
-
-
-@syscall("waitid")
-def sys_waitid(proc, idtype, id, infop, options, rusage=0):
-    raise Errno(errno.ECHILD)
 
 
 @syscall("getpgid", "getsid")

@@ -9,7 +9,7 @@ the feature, EACCES where the sandbox's policy forbids it.
 
 from __future__ import annotations
 
-from errno import EACCES, EINVAL, ENOSYS, EOPNOTSUPP, EPERM
+from errno import EINVAL, ENOSYS, EOPNOTSUPP, EPERM
 
 from ._registry import refuse
 
@@ -51,7 +51,5 @@ refuse(EINVAL, "no zero-copy transfer between host descriptors: EINVAL makes cal
        "sendfile64", "splice", "tee", "vmsplice", "copy_file_range")
 refuse(EINVAL, "no execution domains, process options or CPU placement to change in the sandbox",
        "personality", "prctl", "sched_setaffinity")
-refuse(EACCES, "no program in the sandbox is executable",
-       "execve", "execveat")
 refuse(ENOSYS, "not yet implemented by the reference embedder",
        "sendmmsg", "recvmmsg_time64")

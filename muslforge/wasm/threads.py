@@ -37,7 +37,7 @@ THREAD_START = "__wasm_thread_start"
 # musl's pthread_create: CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|
 # CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID|CLONE_DETACHED. A thread needs the first five; anything that
 # would make a new process (no CLONE_VM) is -ENOSYS: there is one memory.
-CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND, CLONE_VFORK = 0x100, 0x200, 0x400, 0x800, 0x4000
 CLONE_THREAD, CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x10000, 0x80000, 0x100000, 0x200000
 _THREAD_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
 _ROBUST_LIST_LIMIT = 2048           # as the kernel's ROBUST_LIST_LIMIT: a hostile list can't loop the host
@@ -256,6 +256,9 @@ def _owner_died(group: ThreadGroup, mem: Any, word: int, tid: int) -> None:
 def sys_clone(proc, flags, stack, ptid, tls, ctid):
     """A new thread running __wasm_thread_start(tid, stack, tls) in a new instance (see the module doc)."""
     group = proc.threads
+    if u32(flags) & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK:
+        from .children import vfork            # posix_spawn's child function (children.py)
+        return vfork(proc, flags, stack)
     if group.spawner is None or u32(flags) & _THREAD_FLAGS != _THREAD_FLAGS:
         raise Errno(errno.ENOSYS)
     if not stack:

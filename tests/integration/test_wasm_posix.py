@@ -587,3 +587,193 @@ def test_statfs_large_offsets_and_the_rest(compile_c, tmp_path):
         "setsid: -1 Operation not permitted, setpgid 0\n"
         "memfd + preadv2: 5 memfd\nmlockall: 0\n"
         "shmget: -1 Function not implemented\n")
+
+
+SPAWN_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+static volatile sig_atomic_t chld;
+static void on_chld(int sig) { chld++; }
+
+static pid_t spawn(const char *mode, posix_spawn_file_actions_t *fa)
+{
+    pid_t pid;
+    char *argv[] = {"spawn.wasm", (char *)mode, 0};
+    int e = posix_spawn(&pid, "./spawn.wasm", fa, 0, argv, environ);
+    if (e) { printf("posix_spawn %s: %s\n", mode, strerror(e)); return -1; }
+    return pid;
+}
+
+static int child(const char *mode)
+{
+    if (!strcmp(mode, "exit7")) {
+        printf("child: ppid %d, SPAWN_TEST=%s\n", getppid(), getenv("SPAWN_TEST"));
+        return 7;
+    }
+    if (!strcmp(mode, "usr1")) raise(SIGUSR1);
+    if (!strcmp(mode, "sleep")) { printf("sleeping\n"); fflush(stdout); sleep(30); return 0; }
+    if (!strcmp(mode, "cat")) {
+        char buf[64];
+        ssize_t n = read(0, buf, sizeof buf);
+        printf("child read %zd: %.*s\n", n, (int)n, buf);
+        return 0;
+    }
+    return 99;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "parent") && strcmp(argv[1], "exec")) return child(argv[1]);
+    if (argc > 1 && !strcmp(argv[1], "exec")) {
+        char *args[] = {"spawn.wasm", "exit7", 0};
+        execve("./spawn.wasm", args, environ);
+        return 1;
+    }
+    setvbuf(stdout, 0, _IONBF, 0);
+    signal(SIGCHLD, on_chld);
+    setenv("SPAWN_TEST", "inherited", 1);
+    int status;
+    pid_t pid = spawn("exit7", 0);
+    printf("waitpid: %d exited %d status %d\n", waitpid(pid, &status, 0) == pid, WIFEXITED(status),
+           WEXITSTATUS(status));
+    printf("SIGCHLD: %d\n", chld > 0);
+
+    pid = spawn("usr1", 0);
+    waitpid(pid, &status, 0);
+    printf("signal death: %d %d\n", WIFSIGNALED(status), WTERMSIG(status));
+
+    /* file actions: the child's stdin from a pipe the parent writes */
+    int p[2];
+    pipe2(p, O_CLOEXEC);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+    pid = spawn("cat", &fa);
+    close(p[0]);
+    write(p[1], "via pipe", 8);
+    close(p[1]);
+    waitpid(pid, &status, 0);
+    printf("cat: exited %d\n", WEXITSTATUS(status));
+
+    /* kill between guests */
+    int out[2];
+    pipe2(out, O_CLOEXEC);
+    posix_spawn_file_actions_t fo;
+    posix_spawn_file_actions_init(&fo);
+    posix_spawn_file_actions_adddup2(&fo, out[1], 1);
+    pid = spawn("sleep", &fo);
+    close(out[1]);
+    char line[32] = {0};
+    read(out[0], line, sizeof line - 1);
+    printf("child says %s", line);
+    printf("kill: %d\n", kill(pid, SIGTERM));
+    waitpid(pid, &status, 0);
+    printf("killed: %d %d\n", WIFSIGNALED(status), WTERMSIG(status));
+    printf("no more children: %d %s\n", waitpid(-1, &status, WNOHANG), strerror(errno));
+
+    /* what cannot be executed */
+    char *args[] = {"x", 0};
+    int fd = open("notwasm", O_WRONLY | O_CREAT, 0755);
+    write(fd, "#!/bin/sh\n", 10);
+    close(fd);
+    printf("not wasm: %s\n", strerror(posix_spawn(&pid, "./notwasm", 0, 0, args, environ)));
+    printf("missing: %s\n", strerror(posix_spawn(&pid, "./missing.wasm", 0, 0, args, environ)));
+    printf("host /bin/sh: %s\n", strerror(posix_spawn(&pid, "/bin/sh", 0, 0, args, environ)));
+    printf("fork: %d %s\n", fork(), strerror(errno));
+    return 0;
+}
+'''
+
+
+def test_processes_spawn_wait_kill(compile_c, tmp_path):
+    import shutil
+
+    wasm = compile_c("spawn", SPAWN_C)
+    shutil.copy(wasm, tmp_path / "spawn.wasm")
+    child = _embedder(tmp_path / "spawn.wasm", "parent", root=tmp_path)
+    out, err = child.communicate(timeout=120)
+    assert (child.returncode, err) == (0, "")
+    assert out == (
+        "child: ppid 1, SPAWN_TEST=inherited\nwaitpid: 1 exited 1 status 7\nSIGCHLD: 1\n"
+        "signal death: 1 10\nchild read 8: via pipe\ncat: exited 0\n"
+        "child says sleeping\nkill: 0\nkilled: 1 15\nno more children: -1 No child process\n"
+        "not wasm: Exec format error\nmissing: No such file or directory\n"
+        "host /bin/sh: No such file or directory\nfork: -1 Function not implemented\n")
+
+
+def test_execve_replaces_the_program(compile_c, tmp_path):
+    import shutil
+
+    wasm = compile_c("spawn", SPAWN_C)
+    shutil.copy(wasm, tmp_path / "spawn.wasm")
+    child = _embedder(tmp_path / "spawn.wasm", "exec", root=tmp_path)
+    out, err = child.communicate(timeout=60)
+    assert (child.returncode, out, err) == (7, "child: ppid 1, SPAWN_TEST=(null)\n", "")
+
+
+SHELL_C = r'''
+/* A minimal wasm "shell" for tests: sh -c "PROGRAM ARGS..." splits on spaces and execs PROGRAM. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "-c")) return 2;
+    char *words[16];
+    int n = 0;
+    for (char *w = strtok(argv[2], " "); w && n < 15; w = strtok(0, " ")) words[n++] = w;
+    words[n] = 0;
+    execve(words[0], words, environ);
+    perror(words[0]);
+    return 127;
+}
+'''
+
+POPEN_C = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+int main(void)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    FILE *f = popen("./spawn.wasm exit7", "r");
+    char line[128] = {0};
+    fgets(line, sizeof line, f);
+    int status = pclose(f);
+    printf("popen: %s", line);
+    printf("pclose: %d\n", WEXITSTATUS(status));
+    status = system("./spawn.wasm exit7");
+    printf("system: %d\n", WEXITSTATUS(status));
+    status = system("./missing.wasm");
+    printf("system missing: %d\n", WEXITSTATUS(status));
+    return 0;
+}
+'''
+
+
+def test_popen_and_system_with_a_wasm_shell(compile_c, tmp_path):
+    import shutil
+
+    shutil.copy(compile_c("spawn", SPAWN_C), tmp_path / "spawn.wasm")
+    shell = compile_c("sh", SHELL_C)
+    popen = compile_c("popen", POPEN_C)
+    child = _embedder(popen, policy=["--shell", str(shell), "--cwd", str(tmp_path)], root=tmp_path)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out == ("popen: child: ppid 1, SPAWN_TEST=(null)\npclose: 7\n"
+                   "child: ppid 1, SPAWN_TEST=(null)\nsystem: 7\nsystem missing: 127\n")
+    assert "./missing.wasm: No such file or directory" in err

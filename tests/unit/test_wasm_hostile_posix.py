@@ -113,3 +113,38 @@ def test_net_policy_patterns():
         sockets.NetPolicy.parse(["localhost"])
     with pytest.raises(Exception, match=r"--allow-listen '1.2.3.4:99999'"):
         sockets.NetPolicy.parse([], ["1.2.3.4:99999"])
+
+
+def test_exec_arguments_are_bounded(tmp_path):
+    """An argv of a million pointers to a long string is E2BIG before the host builds a command line."""
+    from muslforge.wasm import children
+
+    module = syscall_module({"execve": 3}, pages=40)
+    inst = Instance(module, ["t"], root=tmp_path, stdout=io.BytesIO(), stderr=io.BytesIO())
+    try:
+        mem = inst.proc.mem
+        text = 8192
+        mem.write(text, b"x" * 4000 + b"\0")
+        argv = 65536
+        count = (mem.size() - argv) // 4 - 1
+        mem.write(argv, struct.pack(f"<{count}I", *([text] * count)) + b"\0\0\0\0")
+        mem.write(4096, b"./prog.wasm\0")
+        assert inst.call("sys_execve", 4096, argv, 0) == -errno.E2BIG
+        assert children.MAX_CHILDREN == 64
+    finally:
+        inst.close()
+
+
+def test_unreaped_children_are_limited(tmp_path):
+    from muslforge.wasm import children
+
+    inst = Instance(MODULE, ["t"], root=tmp_path, stdout=io.BytesIO(), stderr=io.BytesIO())
+    try:
+        table = children.children(inst.proc)
+        for pid in range(children.MAX_CHILDREN):
+            table.add(children.Child(pid + 100, status=(1, 0)))
+        with pytest.raises(Exception) as refused:
+            table.add(children.Child(1000, status=(1, 0)))
+        assert getattr(refused.value, "errno", None) == errno.EAGAIN
+    finally:
+        inst.close()

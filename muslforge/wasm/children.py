@@ -1,0 +1,419 @@
+"""Child processes: posix_spawn, popen, system, vfork+execve, execve, wait, kill between guests.
+
+A guest cannot fork (a wasm instance's call stack cannot be copied; fork is ENOSYS). What runs is musl's
+posix_spawn path, `clone(CLONE_VM|CLONE_VFORK)` with a child function, in both flavors: the embedder runs
+the child function synchronously, in the same memory, with the child's own copy of the fd table, signal
+dispositions, mask and working directory (what vfork's child owns on Linux), until it calls execve.
+execve then starts a new embedder process (the same sandbox: mounts, the same /tmp, network policy,
+limits) running the named .wasm module with the child's fds that are not close-on-exec, its argv and
+envp; the child function is unwound and clone returns the child's pid. A child that calls _exit instead
+becomes a child that already exited with that status. An execve outside a vfork child replaces the
+program: the new module runs with this process's fds and its exit status (or its death by a signal)
+becomes this process's.
+
+What can be executed: a .wasm module inside the mounts with an execute permission bit (else EACCES;
+a file that is no wasm module: ENOEXEC), and `/bin/sh` when the user names a wasm shell (`--shell`).
+Nothing on the host runs.
+
+A child's guest pid is its embedder's host pid (what waitpid returns and kill takes); inside, every
+guest sees itself as pid 1, its parent as 1 (getppid) as the first process of a PID namespace does with
+its own children. wait4/waitpid/waitid report exit statuses and deaths by signal (a child killed by a
+fatal signal re-raises it on the host). SIGCHLD is posted to the parent when a child ends. kill()
+sends host signals to a child embedder: SIGINT/SIGTERM reach its handlers (signals.py), SIGKILL and
+others end it as Linux would. At most MAX_CHILDREN unreaped children (then EAGAIN).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+import struct
+import sys
+import threading
+from typing import Any
+
+from . import abi
+from ._registry import syscall
+from .errors import Errno, ProcessExit
+from .fdtable import FdTable
+from .guest import u32
+
+MAX_CHILDREN = 64
+SIGCHLD = 17
+_P_ALL, _P_PID, _P_PGID = 0, 1, 2
+_WNOHANG, _WEXITED, _WNOWAIT = 1, 4, 0x1000000
+_CLD_EXITED, _CLD_KILLED = 1, 2
+_ARG_MAX = 1 << 20
+_fake_pids = itertools.count(1 << 22)
+
+
+class Child:
+    """One child process: a host embedder process (popen), or a vfork child that never exec'd."""
+
+    def __init__(self, pid: int, popen: Any = None, status: tuple[int, int] | None = None):
+        self.pid, self.popen = pid, popen
+        self.status = status                 # (si_code, si_status) once it ended
+        self.relays: list[threading.Thread] = []
+
+
+class Children:
+    """A process's children, and the thread that reaps each of them."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.live: dict[int, Child] = {}
+        self.cond = threading.Condition()
+
+    def add(self, child: Child) -> None:
+        with self.cond:
+            if len(self.live) >= MAX_CHILDREN:
+                raise Errno(errno.EAGAIN)
+            self.live[child.pid] = child
+        if child.popen is not None:
+            threading.Thread(target=self._reap, args=(child,), daemon=True, name="muslforge-reaper").start()
+        else:
+            self._ended()
+
+    def _reap(self, child: Child) -> None:
+        code = child.popen.wait()
+        for relay in child.relays:
+            relay.join()
+        with self.cond:
+            child.status = (_CLD_KILLED, -code) if code < 0 else (_CLD_EXITED, code)
+            self.cond.notify_all()
+        self._ended()
+
+    def _ended(self) -> None:
+        from .signals import post_process
+        if self.proc.engine is not None:
+            post_process(self.proc, SIGCHLD)
+
+    def kill_all(self) -> None:
+        for child in list(self.live.values()):
+            if child.popen is not None and child.status is None:
+                child.popen.kill()
+
+
+def children(proc) -> Children:
+    if getattr(proc, "children", None) is None:
+        proc.children = Children(proc)
+    return proc.children
+
+
+# ---- what a child inherits -----------------------------------------------------------------------
+
+class Vfork:
+    """The state a vfork child owns, swapped into the Process while its function runs."""
+
+    def __init__(self, proc):
+        parent_fds = proc.fds
+        self.fds = FdTable(None, None, None)
+        self.fds.limit = parent_fds.limit
+        for fd, file in parent_fds.files.items():
+            self.fds.install(file, fd, cloexec=fd in parent_fds.cloexec)
+        self.sigactions = dict(proc.sigactions)
+        self.cwd = proc.cwd.keep()
+        self.sigmask = proc.threads.current.sigmask
+
+    def swap(self, proc) -> None:
+        thread = proc.threads.current
+        proc.fds, self.fds = self.fds, proc.fds
+        proc.sigactions, self.sigactions = self.sigactions, proc.sigactions
+        proc.cwd, self.cwd = self.cwd, proc.cwd
+        thread.sigmask, self.sigmask = self.sigmask, thread.sigmask
+
+
+class Execed(BaseException):
+    """Raised from execve in a vfork child: unwinds the child function; the child's pid."""
+
+    def __init__(self, pid: int):
+        super().__init__(pid)
+        self.pid = pid
+
+
+def vfork(proc, flags: int, sp: int) -> int:
+    """clone(CLONE_VM|CLONE_VFORK): run the child function now, until execve or _exit (module doc)."""
+    if getattr(proc, "vfork", None) is not None:
+        raise Errno(errno.EAGAIN)                  # a vfork child that vforks again: not supported
+    function = proc.guest_function(proc.mem.load_u32(sp))
+    if function is None:
+        raise Errno(errno.ENOSYS)
+    arg = proc.mem.load_u32(u32(sp) + 4)
+    state = Vfork(proc)
+    state.swap(proc)
+    proc.vfork = state
+    try:
+        function(proc.mem.context, arg)
+        status = (_CLD_EXITED, 0)                  # returned: as _exit(0)
+    except Execed as done:
+        return done.pid
+    except ProcessExit as end:
+        status = (_CLD_EXITED, end.status & 0xFF)
+    finally:
+        proc.vfork = None
+        state.swap(proc)
+        child_fds, state.fds = state.fds, None
+        child_fds.close_all()
+        state.cwd.close()
+    child = Child(next(_fake_pids), status=status)
+    children(proc).add(child)
+    return child.pid
+
+
+# ---- execve --------------------------------------------------------------------------------------
+
+def _strings(proc, ptr: int) -> list[bytes]:
+    """A NULL-terminated array of C strings (argv, envp), bounded by ARG_MAX (else E2BIG)."""
+    out, total = [], 0
+    if not ptr:
+        return out
+    for index in itertools.count():
+        item = proc.mem.load_u32(u32(ptr) + 4 * index)
+        if not item:
+            return out
+        text = proc.mem.cstring(item, _ARG_MAX)
+        total += len(text) + 5
+        if total > _ARG_MAX:
+            raise Errno(errno.E2BIG)
+        out.append(text)
+    return out
+
+
+def _open_program(proc, path: bytes) -> int:
+    """A host fd of the module to run: a .wasm file beneath the mounts, or --shell for /bin/sh."""
+    shell = getattr(proc, "shell", None)
+    if shell is not None and os.path.normpath(os.fsdecode(path)) == "/bin/sh":
+        return os.open(shell, os.O_RDONLY | os.O_CLOEXEC)
+    from .files import base_dir
+    with proc.ns.locate(base_dir(proc, abi.AT_FDCWD), path) as place:
+        if place.device is not None:
+            raise Errno(errno.EACCES)
+        if place.dir.virtual or place.name is None:
+            raise Errno(errno.ENOENT if place.name else errno.EACCES)
+        fd = os.open(place.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=place.dir.fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o111:
+            raise Errno(errno.EACCES)
+        if os.pread(fd, 4, 0) != b"\0asm":
+            raise Errno(errno.ENOEXEC)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _child_argv(proc, program_fd: int, argv: list[bytes], envp: list[bytes],
+                fds: dict[int, int]) -> list[str]:
+    """The command line of a child embedder: the same sandbox, the given env and fds."""
+    out = [sys.executable, "-m", "muslforge.wasm", "--clear-env", "--child"]
+    for guest, mount in proc.ns.mounts.items():
+        if guest == "/tmp":
+            out += ["--tmp", mount.host]
+        elif guest != "/dev/shm":
+            out += ["--ro-dir" if mount.read_only else "--dir", f"{mount.host}::{guest}"]
+    out += ["--cwd", proc.cwd.guest]
+    for pattern in proc.net.connect:
+        out += ["--allow-net", _pattern(pattern)]
+    for pattern in proc.net.listen:
+        out += ["--allow-listen", _pattern(pattern)]
+    if proc.max_memory is not None:
+        out += ["--max-memory", str(proc.max_memory)]
+    if getattr(proc, "shell", None) is not None:
+        out += ["--shell", proc.shell]
+    out += ["--max-threads", str(proc.threads.max_threads)]
+    for guest_fd, host_fd in sorted(fds.items()):
+        out += ["--fd", f"{guest_fd}={host_fd}"]
+    for item in envp:
+        if b"=" in item:
+            out += ["--env", os.fsdecode(item)]
+    out += ["--argv0", os.fsdecode(argv[0]) if argv else "", f"/proc/self/fd/{program_fd}"]
+    return out + [os.fsdecode(a) for a in argv[1:]]
+
+
+def _pattern(pattern) -> str:
+    host = f"[{pattern.host}]" if ":" in pattern.host else pattern.host
+    return f"{host}:{'*' if pattern.port is None else pattern.port}"
+
+
+def _inherited(proc) -> tuple[dict[int, int], list[tuple[int, Any]], list[int]]:
+    """The fds an exec'd program gets: guest fd -> host fd, relays for streams without a host fd, and
+    host fds to close afterwards."""
+    fds, relays, opened = {}, [], []
+    for fd, file in sorted(proc.fds.files.items()):
+        if fd in proc.fds.cloexec or file.is_dir:
+            continue
+        host = file.host_fileno()
+        if host is None and file.stream is not None:
+            read_end, write_end = os.pipe()
+            if fd == 0:
+                os.close(write_end)                    # a stream stdin without a host fd: EOF
+                host = read_end
+            else:
+                relays.append((read_end, file.stream))
+                host = write_end
+            opened.append(host)
+        if host is not None:
+            fds[fd] = host
+    return fds, relays, opened
+
+
+def _relay(read_end: int, stream: Any) -> None:
+    with os.fdopen(read_end, "rb", buffering=0) as source:
+        while chunk := source.read(65536):
+            stream.write(chunk)
+            stream.flush()
+
+
+def start(proc, path: bytes, argv: list[bytes], envp: list[bytes]) -> Child:
+    """Start a child embedder running the module at guest `path` (module doc)."""
+    from ..proc import spawn
+
+    program = _open_program(proc, path)
+    fds, relays, opened = _inherited(proc)
+    try:
+        command = _child_argv(proc, program, argv, envp, fds)
+        popen = spawn(command, pass_fds=[program, *fds.values()])
+    finally:
+        os.close(program)
+        for fd in opened:
+            os.close(fd)
+    child = Child(popen.pid, popen)
+    for read_end, stream in relays:
+        thread = threading.Thread(target=_relay, args=(read_end, stream), daemon=True)
+        thread.start()
+        child.relays.append(thread)
+    return child
+
+
+@syscall("execve")
+def sys_execve(proc, path, argv, envp):
+    file = proc.mem.cstring(path)
+    args, env = _strings(proc, argv), _strings(proc, envp)
+    child = start(proc, file, args, env)
+    if getattr(proc, "vfork", None) is not None:
+        children(proc).add(child)
+        raise Execed(child.pid)
+    proc.fds.flush()
+    code = child.popen.wait()                          # the program is replaced: its end is ours
+    for relay in child.relays:
+        relay.join()
+    if code < 0:
+        proc.death_signal = -code
+        raise ProcessExit(128 - code)
+    raise ProcessExit(code)
+
+
+@syscall("execveat")
+def sys_execveat(proc, dirfd, path, argv, envp, flags):
+    if dirfd != abi.AT_FDCWD or flags:
+        raise Errno(errno.EINVAL if flags & ~0x1100 else errno.ENOSYS)
+    return sys_execve(proc, path, argv, envp)
+
+
+# ---- waiting -------------------------------------------------------------------------------------
+
+_SIGINFO = struct.Struct("<iiiiii")      # si_signo, si_errno, si_code, si_pid, si_uid, si_status
+
+
+@syscall("waitid")
+def sys_waitid(proc, idtype, id, infop, options, rusage=0):
+    """Wait for a child to end (WEXITED): its pid, code and status in *infop; WNOHANG: si_pid 0."""
+    if idtype not in (_P_ALL, _P_PID, _P_PGID) or not options & _WEXITED:
+        raise Errno(errno.EINVAL)
+    table = children(proc)
+    group, thread = proc.threads, proc.threads.current
+    with table.cond:
+        while True:
+            wanted = [c for c in table.live.values() if idtype != _P_PID or c.pid == id]
+            if not wanted:
+                raise Errno(errno.ECHILD)
+            done = next((c for c in wanted if c.status is not None), None)
+            if done is not None:
+                break
+            if options & _WNOHANG:
+                if infop:
+                    proc.mem.fill(infop, 128)
+                return 0
+            if group.interrupted(thread) and thread.pending & ~thread.sigmask & ~(1 << (SIGCHLD - 1)):
+                raise Errno(errno.EINTR)
+            group.check_stop()
+            table.cond.wait(0.05)
+        if not options & _WNOWAIT:
+            del table.live[done.pid]
+    code, status = done.status
+    if infop:
+        proc.mem.fill(infop, 128)
+        proc.mem.write(infop, _SIGINFO.pack(SIGCHLD, 0, code, done.pid, os.getuid(), status))
+    if rusage:
+        proc.mem.fill(rusage, 72)
+    return 0
+
+
+def kill_child(proc, pid: int, sig: int) -> bool:
+    """kill() to a child's pid: True when `pid` is one (the signal sent), False when it is not."""
+    table = getattr(proc, "children", None)
+    child = None if table is None else table.live.get(pid)
+    if child is None:
+        return False
+    if sig and child.popen is not None and child.status is None:
+        try:
+            os.kill(child.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+    return True
+
+
+# ---- the child side ------------------------------------------------------------------------------
+
+class ProcessOptions:
+    """How this embedder process takes part in a process tree: the wasm shell that /bin/sh names,
+    whether it is a child (getppid 1, death by signal re-raised on the host), the fds it inherits."""
+
+    __slots__ = ("child", "fds", "shell")
+
+    def __init__(self, *, shell: str | None = None, child: bool = False, fds: dict[int, int] | None = None):
+        self.shell, self.child, self.fds = shell, child, dict(fds or {})
+
+
+def adopt(proc, options: ProcessOptions) -> None:
+    """Apply `options` to a new Process: the inherited host fds replace the stdio streams."""
+    proc.shell = options.shell
+    if options.child:
+        proc.ppid = 1
+        proc.fds.close_all()
+        for guest_fd, host_fd in options.fds.items():
+            proc.fds.install(_adopted_file(host_fd), guest_fd)
+
+
+def _adopted_file(host_fd: int):
+    import fcntl
+
+    from .fdtable import OpenFile
+    flags = fcntl.fcntl(host_fd, fcntl.F_GETFL)
+    guest_flags = (flags & os.O_ACCMODE) | (abi.O_APPEND if flags & os.O_APPEND else 0) | \
+        (abi.O_NONBLOCK if flags & os.O_NONBLOCK else 0)
+    os.set_inheritable(host_fd, False)
+    if stat.S_ISSOCK(os.fstat(host_fd).st_mode):
+        import socket
+
+        from .sockets import SocketFile
+        probe = socket.socket(fileno=host_fd)
+        family, kind = probe.family, probe.type
+        probe.detach()
+        return SocketFile(flags=guest_flags, hostfd=host_fd, family=int(family), kind=int(kind))
+    return OpenFile(flags=guest_flags, hostfd=host_fd)
+
+
+def reraise_death(proc) -> None:
+    """In a child embedder: end by the guest's fatal signal, so the parent's wait sees it."""
+    import signal
+
+    sig = getattr(proc, "death_signal", None)
+    if sig and getattr(proc, "ppid", 0) == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
