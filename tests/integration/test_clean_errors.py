@@ -140,8 +140,6 @@ def test_the_default_timeouts_are_seconds_not_minutes():
     assert connect <= 5 and read <= 15 and fetch.READ_RETRIES <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue #14 decides the backend once (probe with a short timeout, fall "
-                                       "back with the notice); remove this mark when that lands")
 def test_auto_backend_with_a_silent_tcp_docker_host_falls_back_in_seconds(doit):
     """A DOCKER_HOST that accepts connections and never answers: auto falls back to the host backend with
     the usual notice instead of hanging for a minute."""
