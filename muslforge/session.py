@@ -181,6 +181,10 @@ class Session:
 
     def _start(self) -> None:
         from . import docker
+        if not docker.docker_host().startswith("unix://"):
+            raise BackendError(f"muslforge cc with the Docker backend shares this machine's folders with a "
+                               f"local daemon; DOCKER_HOST is {docker.docker_host()}, which cannot see them. "
+                               f"Use the host's clang (MUSLFORGE_BACKEND=host) or a local daemon.")
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         idle = os.environ.get("MUSLFORGE_SESSION_IDLE") or "600"

@@ -194,3 +194,10 @@ def test_without_clang_the_wrapper_asks_muslforge_and_the_host_backend_says_what
     assert done.stderr == ("muslforge: 'clang-0-missing' was not found on PATH and the backend is host. "
                            "Install it (apt-get install clang-0-missing) or use the toolchain image: "
                            "MUSLFORGE_BACKEND=docker.\n")
+
+
+def test_a_remote_docker_daemon_cannot_host_the_session(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")
+    monkeypatch.setenv("MUSLFORGE_SESSION_DIR", str(tmp_path))
+    with pytest.raises(MuslforgeError, match="DOCKER_HOST is tcp://192.0.2.1:2375, which cannot see them"):
+        session.Session("muslforge/llvm-22:0").run(["true"], cwd=tmp_path, env={})
