@@ -22,9 +22,9 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
-from muslforge.build import BuildPlan, configure_argv  # noqa: E402
+from muslforge.sysroot.build import BuildPlan, configure_argv  # noqa: E402
 from muslforge.backend import HostBackend  # noqa: E402
-from muslforge.patch import tree_dir  # noqa: E402
+from muslforge.sources.patch import tree_dir  # noqa: E402
 from muslforge.tasks.context import load_context  # noqa: E402
 
 

@@ -27,9 +27,10 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
-from muslforge import buildtools, paths  # noqa: E402
+from muslforge.sysroot import buildtools  # noqa: E402
+from muslforge import paths
 from muslforge.config.arch import load_arch  # noqa: E402
-from muslforge.flags import config_name  # noqa: E402
+from muslforge.sysroot.flags import config_name  # noqa: E402
 
 SOURCE = '#include <stdio.h>\n#include <string.h>\nint main(int c, char **v) { puts(v[0]); return (int)strlen(v[0]); }\n'
 
@@ -72,7 +73,8 @@ def per_call(cc: list[str], env: dict[str, str], work: Path, calls: int) -> floa
 def transport(calls: int) -> tuple[float, float]:
     """`true` run on the host and in the session container from this process: the session's own cost
     per call, without Python's start-up or the compiler."""
-    from muslforge import cli, session
+    from muslforge import cli
+    from muslforge.toolchain import session
     box = session.Session(cli._cached_image_tag())
     env = session.container_env(dict(os.environ))
     box.run(["true"], cwd=Path.cwd(), env=env)  # starts the session if needed

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from muslforge import docker, image, paths
+from muslforge import docker, paths
+from muslforge.toolchain import image
 from muslforge.config.toolchain import load_toolchain
 
 

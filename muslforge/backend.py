@@ -108,7 +108,7 @@ class DockerBackend:
     @property
     def image(self) -> str:
         if not self._tag:
-            from . import image
+            from .toolchain import image
             self._tag = image.image_tag(self.toolchain)
         return self._tag
 

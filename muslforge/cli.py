@@ -61,13 +61,13 @@ def _context(arch_name: str):
 
 def cc(arch_name: str, args: list[str]) -> int:
     """Run the sysroot's bin/<host triple>-cc: here (exec, no Python left running) or in the session
-    container (muslforge.session). Only this path is on every compiler call: it reads no YAML."""
+    container (muslforge.toolchain.session). Only this path is on every compiler call: it reads no YAML."""
     named = os.environ.get("MUSLFORGE_CC_SYSROOT")  # set by a sysroot's own bin/<triple>-cc
     sysroot = Path(os.path.abspath(named)) if named else paths.sysroot_dir(arch_name)
     tool = os.environ.get("MUSLFORGE_CC_TOOL") or "cc"  # a sysroot's bin/<triple>-ar ... asks for itself
     wrapper = _cc_wrapper(sysroot, tool)
     if wrapper is None:
-        from .cc import require_sysroot
+        from .sysroot.cc import require_sysroot
         require_sysroot(sysroot, _context(arch_name)[1])  # names the missing piece
         raise MuslforgeError(f"{sysroot / 'bin'}: no single *-cc wrapper; rebuild: doit build:{arch_name}")
     argv = [str(wrapper), *args]
@@ -81,7 +81,7 @@ def cc(arch_name: str, args: list[str]) -> int:
                                  f"MUSLFORGE_BACKEND=docker.")
         sys.stdout.flush()
         os.execv(argv[0], argv)
-    from .session import Session, container_env
+    from .toolchain.session import Session, container_env
     extra = {} if _visible(sysroot) else {sysroot: "ro"}
     session = Session(_cached_image_tag(), extra)
     return session.run(argv, cwd=Path.cwd(), env=container_env(dict(os.environ)), stdin="-" in args)
@@ -93,7 +93,7 @@ def _cc_wrapper(sysroot: Path, tool: str = "cc") -> Path | None:
 
 
 def _visible(path: Path) -> bool:
-    from .session import visible
+    from .toolchain.session import visible
     return visible(path)
 
 
@@ -108,14 +108,14 @@ def _cached_image_tag() -> str:
     dpkg: ~40 ms a call otherwise)."""
     import hashlib
 
-    from .session import runtime_dir
+    from .toolchain.session import runtime_dir
     name = _settings().toolchain
     inputs = [paths.TOOLCHAINS_DIR / f"{name}.yaml", *sorted((paths.CONTAINERS_DIR / "toolchain").iterdir())]
     states = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in inputs if p.is_file()]
     memo = runtime_dir() / f"tag-{hashlib.sha256(chr(10).join(states).encode()).hexdigest()[:16]}"
     if memo.is_file():
         return memo.read_text().strip()
-    from . import image
+    from .toolchain import image
     from .config.toolchain import load_toolchain
     tag = image.image_tag(load_toolchain(paths.TOOLCHAINS_DIR, name))
     from .files import write_atomically
@@ -124,8 +124,8 @@ def _cached_image_tag() -> str:
 
 
 def binfmt(args: list[str]) -> int:
-    from . import binfmt as rules
-    from .buildtools import tool_name
+    from .sysroot import binfmt as rules
+    from .sysroot.buildtools import tool_name
     from .config.arch import load_arches
     if args not in ([], ["--register"], ["--unregister"]):
         raise MuslforgeError(f"muslforge binfmt takes --register, --unregister or nothing, not {' '.join(args)}.")
@@ -159,7 +159,7 @@ def run(arch_name: str, args: list[str]) -> int:
     if arch.run is RunMode.EMBEDDER:  # the embedder's own options: --dir, --timeout, --trace, ...
         from .wasm.cli import main as embedder_main
         return embedder_main(args)
-    from .runner import run_argv, runs_natively
+    from .sysroot.runner import run_argv, runs_natively
     program = Path(args[0]).resolve()
     if not program.is_file():
         raise MuslforgeError(f"{args[0]}: no such program.")

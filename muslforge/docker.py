@@ -136,7 +136,7 @@ def start_service(name: str, image: str, argv: list[str], *, binds: Mapping[Path
     """Start a long-lived container `name` (no network, host uid:gid, removed when it exits).
 
     binds: host path -> "ro" | "rw", each at the same path inside. A container of that name left
-    from before is replaced. For sessions that run many short commands (muslforge.session).
+    from before is replaced. For sessions that run many short commands (muslforge.toolchain.session).
     """
     import urllib.parse
 

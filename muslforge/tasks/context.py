@@ -21,7 +21,7 @@ from ..config.arch import Arch, load_arches
 from ..config.musl import MuslRelease, load_releases
 from ..config.toolchain import Toolchain, load_toolchain
 from ..errors import MuslforgeError
-from ..patch import Series, load_series
+from ..sources.patch import Series, load_series
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from .. import manifest, package, paths, provenance, settings
+from ..release import manifest, package
+from .. import paths, settings
+from ..sysroot import provenance
 from ..config.arch import Arch, RunMode
 from ..progress import title
 from . import action, creator
@@ -90,7 +92,7 @@ def do_package(arch: str, version: str, toolchain: str, unpinned: str | None = N
     tarball = package.pack_sysroot(target, paths.sysroot_dir(arch), version, parts_dir(version), epoch,
                                    tail=package.supports_tail_options(ctx.toolchain.cc))
     inputs = manifest.release_inputs(ctx.release, ctx.series, ctx.toolchain, epoch)
-    from ..builtins import provenance as builtins_origin
+    from ..toolchain.builtins import provenance as builtins_origin
     manifest.write_part(inputs, target, tarball, builtins=builtins_origin(ctx.toolchain, target),
                         built_with=built_with)
     print(title("PACKAGE", f"{arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})"))
@@ -151,7 +153,7 @@ def verify_task(ctx: Context, dodo: str) -> dict:
 
 
 def do_verify(version: str, dodo: str) -> None:
-    from .. import verify_release
+    from ..release import reproduce as verify_release
     verify_release.verify(release_dir(version), workdir=paths.build_dir() / "verify",
                           log=paths.log_path("verify"), dodo=Path(dodo))
 

@@ -1,5 +1,5 @@
 """What a run reports around its tasks: the resolved settings first; for `doit nightly`, every task's
-result, written as the nightly summary when the run ends (muslforge.nightly); the `settings` task.
+result, written as the nightly summary when the run ends (muslforge.release.nightly); the `settings` task.
 
 doit runs the nightly's tasks itself, in one run with one database (no doit inside doit), and keeps
 going past a failure (wants_continue); this reporter is doit's own hook for seeing each result.
@@ -81,7 +81,7 @@ class Reporter(ConsoleReporter):
         if not getattr(self, "nightly", False) or task.has_subtask:
             return  # the group tasks (build, smoke...) only stand for their subtasks
         seconds = max(0.0, time.monotonic() - self.started.get(task.name, time.monotonic()))
-        from ..nightly import Step
+        from ..release.nightly import Step
         name = "verify" if task.name == NIGHTLY else task.name  # the nightly task's own action verifies
         self.steps.append(Step(name, result, round(seconds, 1), detail))
 
@@ -91,7 +91,8 @@ class Reporter(ConsoleReporter):
         super().complete_run()
 
     def _write_nightly(self) -> None:
-        from .. import nightly, paths
+        from ..release import nightly
+        from .. import paths
         from .release import chosen_arches
         ctx = load()
         nightly.write_summary(self.steps, version=ctx.release.version, toolchain=ctx.toolchain.name,

@@ -8,7 +8,7 @@ from doit.tools import config_changed
 
 from .. import paths, settings
 from ..files import sha256_file
-from ..patch import marker, prepare_tree
+from ..sources.patch import marker, prepare_tree
 from ..progress import title
 from . import action, creator, uptodate
 from .context import Context, load_context
@@ -43,7 +43,7 @@ def do_fetch(version: str) -> None:
 def verified_tarball(version: str) -> Path:
     """The cached tarball, its sha256 (and cached signature) checked now, at use: a copy that changed
     since it was fetched is deleted and fetched again, with a warning naming it."""
-    from .. import fetch  # requests is imported only when something is fetched
+    from ..sources import fetch  # requests is imported only when something is fetched
     ctx = load_context(version)
     chosen = settings.current()
     return fetch.fetch(ctx.release, cache=paths.cache_dir(), mirrors_first=list(chosen.mirrors),

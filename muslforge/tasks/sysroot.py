@@ -7,13 +7,14 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from .. import abi, buildtools, paths, provenance
+from ..sysroot import libc_abi as abi, buildtools, provenance
+from .. import paths
 from ..backend import HostBackend, make
-from ..buildtools import cc_wrapper
-from ..build import BuildPlan, build_sysroot
+from ..sysroot.buildtools import cc_wrapper
+from ..sysroot.build import BuildPlan, build_sysroot
 from ..config.arch import Arch
-from ..patch import marker, tree_dir
-from ..smoke import discover, run_smoke
+from ..sources.patch import marker, tree_dir
+from ..sysroot.smoke import discover, run_smoke
 from . import action, creator
 from .context import Context, load_context
 from .sources import src_root
@@ -37,7 +38,7 @@ class TreeUnchanged:
         self.root = root
 
     def digest(self) -> str | None:
-        from ..package import tree_digest
+        from ..release.package import tree_digest
         return tree_digest(self.root) if self.root.is_dir() else None
 
     def __call__(self, task, values) -> bool:
@@ -49,7 +50,7 @@ class TreeUnchanged:
 @creator
 def compiler_rt_task(ctx: Context) -> dict:
     """Fetched once, before the builds that compile builtins from it (parallel builds would race)."""
-    from ..builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
+    from ..toolchain.builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
     return {
         "actions": [action(do_compiler_rt)],
         "targets": [str(compiler_rt_source_dir(paths.cache_dir()) / "CMakeLists.txt")],
@@ -59,12 +60,12 @@ def compiler_rt_task(ctx: Context) -> dict:
 
 
 def do_compiler_rt() -> None:
-    from ..builtins import obtain_compiler_rt_source
+    from ..toolchain.builtins import obtain_compiler_rt_source
     print(title("SOURCE", f"compiler-rt builtins: {obtain_compiler_rt_source(paths.cache_dir())}"))
 
 
 def _builds_builtins(ctx: Context, arch: Arch) -> bool:
-    from ..builtins import SOURCE
+    from ..toolchain.builtins import SOURCE
     return bool(arch.debian_arch) and ctx.toolchain.builtins_deb(arch.debian_arch) == SOURCE
 
 
@@ -106,7 +107,7 @@ def do_build(arch: str, version: str, toolchain: str, backend: str) -> None:
 
 def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:
     """(host file to copy, compiler-rt source to compile); (None, None) means the image's copy."""
-    from .. import builtins
+    from ..toolchain import builtins
     if _builds_builtins(ctx, arch):
         return None, builtins.obtain_compiler_rt_source(paths.cache_dir())
     if isinstance(backend, HostBackend):

@@ -10,7 +10,7 @@ from .context import Context, load_context
 
 @creator
 def toolchain_task(ctx: Context) -> dict:
-    from ..image import recipe_files
+    from ..toolchain.image import recipe_files
     tc = ctx.toolchain
     return {
         "actions": [action(do_toolchain, toolchain=tc.name, backend=ctx.backend)],
@@ -25,12 +25,12 @@ def _image_present(toolchain: str, backend: str) -> bool:
     if backend != "docker":
         return True  # nothing to build for the host backend
     from ..docker import image_present_fast
-    from ..image import image_tag
+    from ..toolchain.image import image_tag
     return image_present_fast(image_tag(load_context(None, toolchain).toolchain))
 
 
 def do_toolchain(toolchain: str, backend: str) -> None:
-    from ..image import ensure_image
+    from ..toolchain.image import ensure_image
     if backend != "docker":
         print(title("IMAGE", f"{toolchain}: not needed for the host backend"))
         return
@@ -52,7 +52,7 @@ def do_prune() -> None:
     container uses). Only the toolchain files of this checkout count: another checkout's current image
     looks old from here, so this runs only when asked."""
     from ..config.toolchain import load_toolchain
-    from ..image import image_tag, prune_images
+    from ..toolchain.image import image_tag, prune_images
     files = sorted(paths.TOOLCHAINS_DIR.glob("*.yaml"))
     toolchains = [load_toolchain(paths.TOOLCHAINS_DIR, p.stem) for p in files]
     keep = {image_tag(tc) for tc in toolchains}

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 # Importing the group modules registers their handlers.
-from . import (abi, children, dirs, files, memory, polling, process, refused, signals,  # noqa: F401
-               sockets, system, threads, time, timers)
+from . import (abi, children, clock, dirs, files, memory, polling, process, refused,  # noqa: F401
+               signals, sockets, system, threads, timers)
 from ._registry import REFUSED, SYSCALLS, Handler
 from .errors import EmbedderError, Errno, ProcessExit
 from .fdtable import FdTable, binary_stream

@@ -185,7 +185,7 @@ def sys_rt_sigtimedwait(proc, set_ptr, info, timeout, sigsetsize):
     group, thread = proc.threads, proc.threads.current
     deadline = None
     if timeout:
-        from .time import read_timespec
+        from .clock import read_timespec
         deadline = time.monotonic_ns() + read_timespec(proc, timeout)
     saved = thread.sigmask
     thread.sigmask = saved & ~wanted           # members of the set interrupt the wait

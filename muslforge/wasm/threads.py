@@ -26,9 +26,7 @@ from typing import Any
 
 from ._registry import syscall
 from .errors import Errno, ProcessExit
-from .futex import (FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_CMP_REQUEUE, FUTEX_OWNER_DIED,
-                    FUTEX_PRIVATE_FLAG, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAITERS, FUTEX_WAKE,
-                    FUTEX_WAKE_BITSET, Deadlock, FutexTable)
+from .futex import (FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_CMP_REQUEUE, FUTEX_OWNER_DIED, FUTEX_PRIVATE_FLAG, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAITERS, FUTEX_WAKE, FUTEX_WAKE_BITSET, Deadlock, FutexTable)
 from .guest import u32
 
 MAIN_TID = 1
@@ -361,7 +359,7 @@ def _deadline(proc, command: int, op: int, timeout: int) -> int | None:
     """The wait's end on time.monotonic_ns(): WAIT's timeout is relative, WAIT_BITSET's absolute."""
     if not timeout:
         return None
-    from .time import read_timespec
+    from .clock import read_timespec
     wanted = read_timespec(proc, timeout)
     now = time.monotonic_ns()
     if command == FUTEX_WAIT_BITSET:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import session
+from muslforge.toolchain import session
 
-from .conftest import Doit
-from .test_docker_build import path_without_compilers
+from tests.integration.conftest import Doit
+from tests.integration.test_docker_build import path_without_compilers
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 

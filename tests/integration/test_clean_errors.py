@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import CHECKOUT
 
-from .conftest import Doit
+from tests.integration.conftest import Doit
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +135,7 @@ def test_a_mirror_that_never_answers_times_out_in_seconds_and_says_so(doit, mirr
 
 
 def test_the_default_timeouts_are_seconds_not_minutes():
-    from muslforge import fetch
+    from muslforge.sources import fetch
     connect, read = fetch.TIMEOUT
     assert connect <= 5 and read <= 15 and fetch.READ_RETRIES <= 1
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import docker, files, image
+from muslforge import docker, files
+from muslforge.toolchain import image
 from muslforge.backend import DockerSession
 from muslforge.config.toolchain import load_toolchain
 from muslforge.errors import BackendError, CommandFailed
@@ -234,7 +235,7 @@ def test_llvm_19_is_a_new_file_not_a_code_change():
 
 def test_provenance_is_asked_of_the_image_and_matches_the_pins(toolchain, tag, tmp_path):
     """The docker backend records the image's own compiler and packages, not the host's."""
-    from muslforge import provenance
+    from muslforge.sysroot import provenance
     from muslforge.backend import DockerBackend
     data = provenance.record(DockerBackend(toolchain), cwd=tmp_path)
     assert (data["backend"], data["image"], data["pinned"]) == ("docker", tag, True)

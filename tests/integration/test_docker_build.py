@@ -12,7 +12,7 @@ import pytest
 
 from muslforge import docker
 
-from .conftest import Doit
+from tests.integration.conftest import Doit
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import image
+from muslforge.toolchain import image
 from muslforge.config.toolchain import load_toolchain
 from muslforge.errors import BackendError, ConfigError
 from muslforge.paths import TOOLCHAINS_DIR

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import fetch as fetch_module
+from muslforge.sources import fetch as fetch_module
 from muslforge import settings
 from muslforge.files import sha256_file
 from muslforge.config.musl import MuslRelease, load_releases
@@ -288,7 +288,7 @@ def test_requests_is_not_imported_by_the_module():
 
     from muslforge import proc
 
-    code = "import sys, muslforge.fetch; print('requests' in sys.modules)"
+    code = "import sys, muslforge.sources.fetch; print('requests' in sys.modules)"
     status, out, _ = proc.capture([sys.executable, "-c", code], cwd=SOURCES_DIR.parent)
     assert (status, out.strip()) == (0, b"False")
 

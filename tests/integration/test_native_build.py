@@ -121,7 +121,7 @@ def _status_of(listing: str, task: str) -> str:
 
 def test_musl_1_2_5_builds_and_smokes_with_its_own_series(session_mirror, tmp_path):
     """The version is data: `musl=1.2.5` fetches (with its upstream signature) and patches 1.2.5."""
-    from .conftest import Doit
+    from tests.integration.conftest import Doit
     doit = Doit(tmp_path / "build", tmp_path / "cache", session_mirror.url)
     done = doit("-n", "2", "smoke:x86_64", "smoke:wasm32", "musl=1.2.5")
     assert "signature ok" in done.stdout

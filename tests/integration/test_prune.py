@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from muslforge import docker, image
+from muslforge import docker
+from muslforge.toolchain import image
 
 pytestmark = pytest.mark.docker
 

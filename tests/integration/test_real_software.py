@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import buildtools, package, paths
+from muslforge.sysroot import buildtools
+from muslforge.release import package
+from muslforge import paths
 from muslforge.config.arch import load_arch
 
-from .debian_source import unpack
+from tests.integration.debian_source import unpack
 
 pytestmark = pytest.mark.slow
 ARCHES = ["wasm32", "aarch64"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import manifest, package
+from muslforge.release import manifest, package
 from muslforge.config.arch import load_arch
 from muslforge.paths import ARCHES_DIR
 

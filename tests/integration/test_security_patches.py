@@ -10,8 +10,8 @@ import tarfile
 import pytest
 
 from muslforge.config.musl import load_releases
-from muslforge.manifest import patches_info
-from muslforge.patch import load_series, prepare_tree
+from muslforge.release.manifest import patches_info
+from muslforge.sources.patch import load_series, prepare_tree
 from muslforge.paths import PATCHES_DIR, SOURCES_DIR
 from muslforge.tasks.context import load_context
 

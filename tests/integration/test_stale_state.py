@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import CHECKOUT
 
-from .conftest import Doit
+from tests.integration.conftest import Doit
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from muslforge import paths, proc
-from muslforge.cc import cc_argv
+from muslforge.sysroot.cc import cc_argv
 from muslforge.config.arch import load_arch
 from muslforge.config.toolchain import load_toolchain
 
@@ -316,7 +316,7 @@ def test_trace_shows_syscalls(compile_c, tmp_path):
 
 def test_every_syscall_the_libc_can_import_links(sysroot):
     """Each env.__syscall_* in libc.a (the sysroot's manifest) has a handler or the -ENOSYS stub."""
-    from muslforge.syscall_manifest import generate
+    from muslforge.sysroot.wasm_imports import generate
     from muslforge.wasm.host import PREFIX, syscall_handler
     manifest = generate(sysroot / "lib" / "libc.a")
     assert manifest["count"] > 100

@@ -2,7 +2,7 @@
 
 import pytest
 
-from muslforge import abi
+from muslforge.sysroot import libc_abi as abi
 from muslforge.errors import MuslforgeError
 
 
@@ -13,7 +13,7 @@ def test_lost_symbols_fail_with_the_list_and_the_fix(tmp_path):
         abi.check(["malloc", "puts"], listed)
     assert str(error.value) == (
         f"ABI check: libc.a no longer defines 1 symbol(s) listed in {listed}: printf. If that is intended, "
-        f"regenerate the list: python3 -m muslforge.abi <sysroot>/lib/libc.a {listed}")
+        f"regenerate the list: python3 -m muslforge.sysroot.libc_abi <sysroot>/lib/libc.a {listed}")
 
 
 def test_new_symbols_are_returned_not_fatal(tmp_path):

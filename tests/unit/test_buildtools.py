@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import binfmt, buildtools, flags, paths, session
+from muslforge.sysroot import binfmt, buildtools, flags
+from muslforge import paths
+from muslforge.toolchain import session
 from muslforge.config.arch import Arch, RunMode, load_arch, load_arches
 from muslforge.config.toolchain import load_toolchain
 from muslforge.errors import MuslforgeError

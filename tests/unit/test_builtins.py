@@ -1,4 +1,4 @@
-"""muslforge.builtins without network or apt: fake builtins_dirs, fake apt-get/dpkg-deb, fake clang."""
+"""muslforge.toolchain.builtins without network or apt: fake builtins_dirs, fake apt-get/dpkg-deb, fake clang."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import builtins
-from muslforge.builtins import BuiltinsMissing, locate
+from muslforge.toolchain import builtins
+from muslforge.toolchain.builtins import BuiltinsMissing, locate
 from muslforge.config.arch import Arch, RunMode
 from muslforge.config.toolchain import ImagePins, Toolchain
 from muslforge.errors import CommandFailed

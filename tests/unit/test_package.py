@@ -15,12 +15,13 @@ import pytest
 from doit.exceptions import InvalidDodoFile
 from doit import doit_cmd
 
-from muslforge import manifest, nightly, package, paths, settings, verify_release
+from muslforge.release import manifest, nightly, package, reproduce as verify_release
+from muslforge import paths, settings
 from muslforge.config.arch import Arch, RunMode
 from muslforge.config.musl import MuslRelease
 from muslforge.config.toolchain import ImagePins, Toolchain
 from muslforge.errors import MuslforgeError
-from muslforge.patch import Series
+from muslforge.sources.patch import Series
 from muslforge.tasks import release
 from muslforge.tasks.context import load_context
 

@@ -8,7 +8,7 @@ import pytest
 
 from muslforge import syscalls
 from muslforge.errors import ConfigError, PatchError
-from muslforge.patch import COMPLETE_MARKER, load_series, marker, prepare_tree, tree_dir
+from muslforge.sources.patch import COMPLETE_MARKER, load_series, marker, prepare_tree, tree_dir
 from muslforge.syscalls import generate
 
 ORIGINAL = "line one\nline two\nline three\n"

@@ -58,8 +58,8 @@ def test_every_door_maps_errors_to_the_same_status(tmp_path):
     assert errors.exit_status(KeyboardInterrupt()) == 130
     env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(tmp_path / "build")}
     doors = [["-m", "muslforge.cli", "run", "--arch", "nosuch", "x"],
-             ["-m", "muslforge.manifest", "check", str(tmp_path / "missing")],
-             ["-m", "muslforge.abi", "only-one-argument"]]
+             ["-m", "muslforge.release.manifest", "check", str(tmp_path / "missing")],
+             ["-m", "muslforge.sysroot.libc_abi", "only-one-argument"]]
     for door in doors:
         done = subprocess.run([sys.executable, *door], cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode == 2, (door, done.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from muslforge import provenance
+from muslforge.sysroot import provenance
 from muslforge.backend import HostBackend
 from muslforge.config.toolchain import load_toolchain
 from muslforge.errors import MuslforgeError

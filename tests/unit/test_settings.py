@@ -53,7 +53,7 @@ def test_loading_dodo_and_making_every_task_starts_no_process(monkeypatch, tmp_p
     monkeypatch.setattr(subprocess, "Popen", refuse)
     monkeypatch.setenv("MUSLFORGE_BUILD_DIR", str(tmp_path / "build"))
     monkeypatch.setenv("MUSLFORGE_BACKEND", "docker" if os.path.exists("/var/run/docker.sock") else "host")
-    from muslforge.image import native_arch
+    from muslforge.toolchain.image import native_arch
     from muslforge.tasks import context
     native_arch.cache_clear()
     context.load.cache_clear()

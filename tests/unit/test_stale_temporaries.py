@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from muslforge import package
+from muslforge.release import package
 
 
 def _dead_pid() -> int:

@@ -1,4 +1,4 @@
-"""muslforge.syscall_manifest: the wasm32 syscall imports of a libc.a, read from the archive itself."""
+"""muslforge.sysroot.wasm_imports: the wasm32 syscall imports of a libc.a, read from the archive itself."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from muslforge import proc, syscall_manifest
-from muslforge.syscall_manifest import ManifestError
+from muslforge import proc
+from muslforge.sysroot import wasm_imports as syscall_manifest
+from muslforge.sysroot.wasm_imports import ManifestError
 
 CLANG, AR, NM = "clang-22", "llvm-ar-22", "llvm-nm-22"
 

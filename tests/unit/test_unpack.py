@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from muslforge.errors import UnpackError
-from muslforge.unpack import extract
+from muslforge.sources.unpack import extract
 
 
 def make_tarball(path: Path, members: list[tuple[str, str, str]]) -> Path:
@@ -104,7 +104,7 @@ def test_not_a_tarball_is_a_clear_error(tmp_path):
 
 def test_data_filter_refusal_is_reported_by_member(tmp_path, monkeypatch):
     """Our own checks run first; should tarfile's 'data' filter still object, the member is named."""
-    from muslforge import unpack
+    from muslforge.sources import unpack
 
     monkeypatch.setattr(unpack, "_unsafe", lambda member: None)
     tarball = make_tarball(tmp_path / "bad.tar.gz", [*GOOD, ("pkg-1.0/abs", "sym", "/etc/passwd")])

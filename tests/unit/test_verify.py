@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from muslforge import verify
+from muslforge.sources import signature as verify
 from muslforge.errors import VerifyError
 from muslforge.files import sha256_file
 from muslforge.paths import SOURCES_DIR

@@ -26,12 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .config.arch import Arch, RunMode
-from .errors import DirectoryError, MuslforgeError
-from .files import atomic_target, remove_stale_temporaries, write_atomically  # noqa: F401 (API)
-from .flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
-from .progress import human_bytes
+from .. import paths
+from ..config.arch import Arch, RunMode
+from ..errors import DirectoryError, MuslforgeError
+from ..files import atomic_target, remove_stale_temporaries, write_atomically  # noqa: F401 (API)
+from ..sysroot.flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
+from ..progress import human_bytes
 
 # One pinned compressor. xz output is a pure function of (input bytes, these settings, liblzma's encoder
 # version): the .xz container holds no timestamps or file names, and the single-threaded encoder
@@ -65,13 +65,13 @@ def dist_root() -> Path:
 
 def source_date_epoch(default: int) -> int:
     """SOURCE_DATE_EPOCH from the settings when set, else `default` (never the clock)."""
-    from .settings import current
+    from ..settings import current
     chosen = current().source_date_epoch
     return default if chosen is None else chosen
 
 
 # ---------------------------------------------------------------------------------------- clang config
-# The configuration file is muslforge.flags' (the one definition of compile and link flags); these names
+# The configuration file is muslforge.sysroot.flags' (the one definition of compile and link flags); these names
 # stay here for the release API.
 
 def write_clang_config(arch: Arch, sysroot: Path, *, tail: bool = True) -> Path:

@@ -14,7 +14,7 @@ absolute or ../ paths resolve as on the host. A path under a system folder means
 cross build should not read the host's /usr/include anyway); a working directory there is refused.
 
 The server exits after MUSLFORGE_SESSION_IDLE seconds (default 600) without a call, and the container is
-removed with it. `python -m muslforge.session stop` removes them at once.
+removed with it. `python -m muslforge.toolchain.session stop` removes them at once.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import BackendError, MuslforgeError, report
+from ..errors import BackendError, MuslforgeError, report
 
-LABEL = "muslforge.session"
+LABEL = "muslforge.toolchain.session"
 SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc",
                          "run", "sbin", "sys", "usr", "var"})
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -180,7 +180,7 @@ class Session:
             return self._wait_for_server()
 
     def _start(self) -> None:
-        from . import docker
+        from .. import docker
         if not docker.docker_host().startswith("unix://"):
             raise BackendError(f"muslforge cc with the Docker backend shares this machine's folders with a "
                                f"local daemon; DOCKER_HOST is {docker.docker_host()}, which cannot see them. "
@@ -265,7 +265,7 @@ def _feed_stdin(conn: socket.socket) -> None:
 
 def stop_all() -> int:
     """Remove every session container; returns how many there were."""
-    from . import docker
+    from .. import docker
     names = docker.services(LABEL)
     for name in names:
         docker.stop_service(name)
@@ -274,7 +274,7 @@ def stop_all() -> int:
 
 def main(argv: list[str]) -> int:
     if argv != ["stop"]:
-        print("usage: python -m muslforge.session stop    (remove every muslforge session container)",
+        print("usage: python -m muslforge.toolchain.session stop    (remove every muslforge session container)",
               file=sys.stderr)
         return 2
     try:

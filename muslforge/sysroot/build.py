@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend, Session
-from .config.arch import Arch
-from .errors import MuslforgeError
-from .progress import Counter, summary, title
+from ..backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend, Session
+from ..config.arch import Arch
+from ..errors import MuslforgeError
+from ..progress import Counter, summary, title
 
 # Fixed names the build paths are mapped to in debug info and __FILE__ strings.
 SRC_PREFIX = "/usr/src/musl"
@@ -105,7 +105,7 @@ def _session_output(plan: BuildPlan, session: Session):
 
 def _compile_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path, source: Path) -> None:
     """compiler-rt builtins for an arch Debian ships none for, built by the same toolchain and backend."""
-    from .builtins import build_from_source
+    from ..toolchain.builtins import build_from_source
 
     def run(argv, *, cwd):
         session.run(argv, cwd=cwd, log=plan.log, on_line=lambda line: None)
@@ -117,14 +117,14 @@ def _compile_builtins(plan: BuildPlan, backend: Backend, session: Session, stagi
 
 def _write_syscall_manifest(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
     """share/muslforge/syscalls.json: every env.__syscall_* libc.a can import, read from libc.a itself."""
-    from .syscall_manifest import write
+    from .wasm_imports import write
     manifest = write(staging / "lib" / "libc.a", staging / "share" / "muslforge" / "syscalls.json",
                      nm=backend.toolchain.nm, output=_session_output(plan, session))
     print(title("MANIFEST", f"{plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json"))
 
 
 def _check_abi(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
-    from . import abi
+    from . import libc_abi as abi
     assert plan.abi_list is not None
     symbols = abi.defined_symbols(staging / "lib" / "libc.a", backend.toolchain.nm,
                                   _session_output(plan, session))

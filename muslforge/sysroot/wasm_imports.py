@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
-from .errors import MuslforgeError
-from .files import write_atomically
+from .. import proc
+from ..errors import MuslforgeError
+from ..files import write_atomically
 
 PREFIX = "__syscall_"
 FORMAT = 1

@@ -15,8 +15,8 @@ import os
 import re
 from pathlib import Path
 
-from . import paths
-from .errors import MuslforgeError, ToolMissing
+from .. import paths
+from ..errors import MuslforgeError, ToolMissing
 
 ENV_UNPINNED = "MUSLFORGE_UNPINNED"
 # The packages whose versions decide the compiled bytes (make and qemu do not).
@@ -77,7 +77,7 @@ def _installed(session, names: list[str], cwd: Path) -> dict[str, str | None]:
 
 
 def write(arch: str, data: dict) -> Path:
-    from .files import write_atomically
+    from ..files import write_atomically
     return write_atomically(record_path(arch), json.dumps(data, sort_keys=True, indent=2) + "\n")
 
 

@@ -25,16 +25,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config.arch import Arch
-from .config.musl import MuslRelease
-from .config.toolchain import Toolchain
-from .errors import MuslforgeError, report
-from .files import sha256_file, write_atomically
+from .. import __version__
+from ..config.arch import Arch
+from ..config.musl import MuslRelease
+from ..config.toolchain import Toolchain
+from ..errors import MuslforgeError, report
+from ..files import sha256_file, write_atomically
 from .package import TAR_FORMAT, XZ_SETTINGS, dist_root
-from .patch import Series, provenance
-from .progress import title
-from .provenance import unpinned_allowed
+from ..sources.patch import Series, provenance
+from ..progress import title
+from ..sysroot.provenance import unpinned_allowed
 
 FORMAT = 1
 PART_SUFFIX = ".part.json"
@@ -94,7 +94,7 @@ def toolchain_info(toolchain: Toolchain) -> dict:
 def _image_facts(toolchain: Toolchain) -> tuple[str | None, str | None]:
     """(image tag, sha256 of the cached rootfs tarball), each None when unknown here."""
     try:
-        from . import image
+        from ..toolchain import image
     except ImportError:
         return None, None
     try:
@@ -137,7 +137,7 @@ def part_path(tarball: Path) -> Path:
 def write_part(inputs: dict, arch: Arch, tarball: Path, builtins: str | None = None,
                built_with: dict | None = None) -> Path:
     """Write the part for one packed arch beside its tarball (builtins: where its compiler-rt came from;
-    built_with: muslforge.provenance's record of the backend and compiler that built the sysroot)."""
+    built_with: muslforge.sysroot.provenance's record of the backend and compiler that built the sysroot)."""
     info = {"name": arch.name, **arch_info(arch), **({"builtins": builtins} if builtins else {}),
             "built_with": built_with}
     part = {**inputs, "arch": info, "output": output_info(tarball)}
@@ -311,8 +311,8 @@ def parse_sha256sums(text: str, where: Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m muslforge.manifest assemble PART-OR-FOLDER... [--dist DIR] | check FOLDER"""
-    parser = argparse.ArgumentParser(prog="python -m muslforge.manifest", description=main.__doc__)
+    """python -m muslforge.release.manifest assemble PART-OR-FOLDER... [--dist DIR] | check FOLDER"""
+    parser = argparse.ArgumentParser(prog="python -m muslforge.release.manifest", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("assemble", help="merge per-arch tarballs and parts into <dist>/<version>/")
     build.add_argument("sources", nargs="+", type=Path)

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from .build import BUILTINS_NAME
-from .config.arch import Arch
+from ..config.arch import Arch
 
 CFGDIR = "<CFGDIR>"
 START_OBJECTS = ("crt1.o", "crti.o")

@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import paths, proc
-from .config.toolchain import Toolchain
-from .errors import BackendError, ConfigError, MuslforgeError, report
-from .files import commit, sha256_file
+from .. import paths, proc
+from ..config.toolchain import Toolchain
+from ..errors import BackendError, ConfigError, MuslforgeError, report
+from ..files import commit, sha256_file
 
 RECIPE_DIR = paths.CONTAINERS_DIR / "toolchain"
 BUILTINS_ROOT = "/opt/muslforge/builtins"
@@ -80,7 +80,7 @@ def native_arch() -> str:
     machine = platform.machine()
     if machine not in _DEBIAN_ARCH:
         raise BackendError(f"No Debian architecture known for this machine ({machine}); add it to "
-                           f"muslforge.image._DEBIAN_ARCH.")
+                           f"muslforge.toolchain.image._DEBIAN_ARCH.")
     return _DEBIAN_ARCH[machine]
 
 
@@ -129,7 +129,7 @@ def _options(toolchain: Toolchain, *, portable: bool) -> list[str]:
 
 def apt_sources() -> list[Path]:
     """This machine's own apt sources files (what apt itself reads), used as the image's mirror."""
-    from .settings import current
+    from ..settings import current
     override = current().apt_sources
     if override:
         return list(override)
@@ -253,9 +253,9 @@ def labels(toolchain: Toolchain, rootfs_sha256: str) -> dict[str, str]:
         "muslforge.toolchain": toolchain.name,
         "muslforge.rootfs.sha256": rootfs_sha256,
         "muslforge.packages": " ".join(toolchain.image.packages),
-        "muslforge.builtins": " ".join(builtins_dir(arch) for arch in builtins_arches(toolchain)),
+        "muslforge.toolchain.builtins": " ".join(builtins_dir(arch) for arch in builtins_arches(toolchain)),
         # Arches Debian ships no builtins for: compiled in this image from this pinned source.
-        "muslforge.builtins.source": _compiler_rt_pin(toolchain),
+        "muslforge.toolchain.builtins.source": _compiler_rt_pin(toolchain),
     }
     revision = _git(["rev-parse", "HEAD"])
     if revision:
@@ -278,7 +278,7 @@ def _git(args: list[str]) -> str:
 
 def ensure_image(toolchain: Toolchain, *, log: Path | None = None) -> str:
     """The toolchain's image tag, building the rootfs and importing it only when the tag is missing."""
-    from . import docker
+    from .. import docker
 
     tag = image_tag(toolchain)
     if docker.image_exists(tag):
@@ -307,7 +307,7 @@ def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:
 def prune_images(keep: set[str], prefix: str = "muslforge/") -> tuple[list[str], list[str]]:
     """Remove the local images whose tag starts with prefix and is not in keep (the tags the toolchain
     files name now), except those a container uses. Returns (removed, kept because in use)."""
-    from . import docker
+    from .. import docker
 
     in_use = docker.images_in_use()
     removed, busy = [], []
@@ -322,8 +322,8 @@ def prune_images(keep: set[str], prefix: str = "muslforge/") -> tuple[list[str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m muslforge.image <toolchain>: build (or find) the image and print its tag."""
-    from .config.toolchain import load_toolchain
+    """python -m muslforge.toolchain.image <toolchain>: build (or find) the image and print its tag."""
+    from ..config.toolchain import load_toolchain
 
     names = (argv if argv is not None else sys.argv[1:]) or ["llvm-22"]
     try:

@@ -14,13 +14,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import proc
-from .backend import Backend, Session
+from .. import proc
+from ..backend import Backend, Session
 from .cc import cc_argv, require_sysroot
-from .config.arch import Arch, RunMode
-from .errors import MuslforgeError
-from .files import write_atomically
-from .progress import Counter, summary, title
+from ..config.arch import Arch, RunMode
+from ..errors import MuslforgeError
+from ..files import write_atomically
+from ..progress import Counter, summary, title
 from .runner import run_argv
 
 SMOKE_ENV = {"MUSLFORGE_SMOKE": "1"}

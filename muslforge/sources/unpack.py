@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .errors import UnpackError
+from ..errors import UnpackError
 
 
 def extract(tarball: Path, dest: Path) -> Path:

@@ -5,7 +5,7 @@ build directory (a fresh doit database, so every step runs again) into another d
 the two byte for byte. A difference names the file and, for a tarball, the first member that differs
 (member lists and contents are compared after decompression).
 
-The nightly run's summary and regressions are muslforge.nightly's.
+The nightly run's summary and regressions are muslforge.release.nightly's.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
-from . import manifest, paths, proc
-from .errors import MuslforgeError
-from .progress import summary, title
+from . import manifest
+from .. import paths, proc
+from ..errors import MuslforgeError
+from ..progress import summary, title
 
 MEMBER_FIELDS = ("type", "mode", "uid", "gid", "uname", "gname", "mtime", "linkname", "size")
 DODO = paths.CHECKOUT / "dodo.py"  # the default dodo file of the nested doit runs
@@ -140,11 +141,11 @@ def verify(release: Path, *, workdir: Path, log: Path, keep: bool = False, dodo:
 def _epoch_env(recorded: dict) -> dict[str, str]:
     """SOURCE_DATE_EPOCH for the rebuild: exported only when the release was not made with the default
     (the musl release date), so the rebuild sees the same environment as an ordinary release."""
-    from .config.musl import load_releases
+    from ..config.musl import load_releases
 
     release = load_releases(paths.SOURCES_DIR / "musl.yaml").get(recorded["musl"]["version"])
     default = release.source_date_epoch
-    from .settings import current
+    from ..settings import current
     if recorded["source_date_epoch"] == default and current().source_date_epoch is None:
         return {}
     return {"SOURCE_DATE_EPOCH": str(recorded["source_date_epoch"])}

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config.runmode import RunMode
+from ..config.runmode import RunMode
 
 if TYPE_CHECKING:
-    from .config.arch import Arch
-from .errors import MuslforgeError
+    from ..config.arch import Arch
+from ..errors import MuslforgeError
 
 
 def runs_natively(arch: Arch) -> bool:

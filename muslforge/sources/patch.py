@@ -21,10 +21,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc, unpack
-from .config._strict import not_utf8
-from .errors import CommandFailed, ConfigError, PatchError
-from .syscalls import TABLE, generate
+from .. import proc
+from . import unpack
+from ..config._strict import not_utf8
+from ..errors import CommandFailed, ConfigError, PatchError
+from ..syscalls import TABLE, generate
 
 COMPLETE_MARKER = ".muslforge-complete"
 COMMON = "common"

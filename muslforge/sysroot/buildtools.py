@@ -2,7 +2,7 @@
 
 Written into the sysroot at build time (so every sysroot and every release tarball has them):
 
-    <triple>.cfg                         the flags (muslforge.flags): clang --config=<it>
+    <triple>.cfg                         the flags (muslforge.sysroot.flags): clang --config=<it>
     bin/<host triple>-cc                 sh: exec clang-22 --config=<sysroot>/<triple>.cfg "$@"
     bin/<host triple>-{ar,ranlib,nm,strip,objdump,objcopy,readelf,size,strings}   llvm tools
     bin/<host triple>-run                runs a built program: muslforge run --arch <arch>
@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config.arch import Arch, RunMode
-from .config.toolchain import Toolchain
+from ..config.arch import Arch, RunMode
+from ..config.toolchain import Toolchain
 from .flags import clang_config, config_name, supports_tail_options
 
 # Bump when the generated files change: the build's up-to-date check includes it (tasks/sysroot.py).

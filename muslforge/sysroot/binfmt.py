@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config.arch import Arch, RunMode
-from .errors import MuslforgeError
+from ..config.arch import Arch, RunMode
+from ..errors import MuslforgeError
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 WASM_ENTRY = "muslforge-wasm32"

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TextIO
 
-from . import lock, progress
-from .config.musl import MuslRelease
-from .errors import FetchError, VerifyError
-from .files import commit, sha256_file
-from .verify import check_signature
+from .. import lock, progress
+from ..config.musl import MuslRelease
+from ..errors import FetchError, VerifyError
+from ..files import commit, sha256_file
+from .signature import check_signature
 
 if TYPE_CHECKING:
     import requests
@@ -65,7 +65,7 @@ def _bases(mirrors_first: Iterable[str], configured: Iterable[str]) -> list[str]
 
 def _settings_timeout(default: tuple[float, float]) -> tuple[float, float]:
     """The fetch_timeout setting (MUSLFORGE_FETCH_TIMEOUT, seconds) bounds connect and read timeouts."""
-    from .settings import current
+    from ..settings import current
     seconds = current().fetch_timeout
     return default if seconds is None else (min(default[0], seconds), seconds)
 
@@ -89,7 +89,7 @@ def _saying_retry(**kwargs):
 
 
 def _settings_backoff() -> float:
-    from .settings import current
+    from ..settings import current
     return current().fetch_backoff
 
 

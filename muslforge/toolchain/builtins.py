@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import lock, proc
-from .errors import CommandFailed, MuslforgeError
-from .files import commit
+from .. import lock, proc
+from ..errors import CommandFailed, MuslforgeError
+from ..files import commit
 
 SOURCE = "source"  # a builtins_debs value: no usable package, build from compiler-rt source
 
@@ -287,7 +287,7 @@ def builtins_sources(builtins_dir: Path, triple: str) -> list[str]:
     missing = [s for s in chosen if not (builtins_dir / s).is_file()]
     if missing:
         raise BuiltinsMissing(f"{builtins_dir} lacks {', '.join(missing[:5])}; the compiler-rt source does "
-                              f"not match the list muslforge.builtins expects (version {COMPILER_RT_VERSION}).")
+                              f"not match the list muslforge.toolchain.builtins expects (version {COMPILER_RT_VERSION}).")
     return sorted(set(chosen))
 
 

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
-from .errors import VerifyError
+from .. import proc
+from ..errors import VerifyError
 
 _CHUNK = 1 << 20
 _CRC24_INIT = 0xB704CE

@@ -2,7 +2,7 @@
 
 abi/<arch>-musl-<version>.symbols holds one symbol a line. A build that loses a listed symbol fails (a
 program that linked yesterday would not link today); new symbols are reported, and the list is updated
-with `python3 -m muslforge.abi LIBC_A LIST`.
+with `python3 -m muslforge.sysroot.libc_abi LIBC_A LIST`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import paths, proc
-from .errors import MuslforgeError, report
-from .files import write_atomically
+from .. import paths, proc
+from ..errors import MuslforgeError, report
+from ..files import write_atomically
 
 Output = Callable[[list[str]], str]
 
@@ -41,7 +41,7 @@ def check(symbols: list[str], expected: Path) -> list[str]:
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         raise MuslforgeError(f"ABI check: libc.a no longer defines {len(missing)} symbol(s) listed in "
                              f"{expected}: {shown}. If that is intended, regenerate the list: "
-                             f"python3 -m muslforge.abi <sysroot>/lib/libc.a {expected}")
+                             f"python3 -m muslforge.sysroot.libc_abi <sysroot>/lib/libc.a {expected}")
     return sorted(set(symbols) - listed)
 
 
@@ -51,12 +51,12 @@ def write(symbols: list[str], target: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        return report("muslforge.abi", MuslforgeError("usage: python3 -m muslforge.abi LIBC_A LIST"))
+        return report("muslforge.sysroot.libc_abi", MuslforgeError("usage: python3 -m muslforge.sysroot.libc_abi LIBC_A LIST"))
     try:
         symbols = defined_symbols(Path(argv[0]), os.environ.get("NM", "llvm-nm-22"))
         write(symbols, Path(argv[1]))
     except (MuslforgeError, KeyboardInterrupt) as error:
-        return report("muslforge.abi", error)
+        return report("muslforge.sysroot.libc_abi", error)
     print(f"{len(symbols)} symbols -> {argv[1]}")
     return 0
 

@@ -1,4 +1,4 @@
-"""`muslforge cc` and the smoke builds: clang with the sysroot's configuration file (muslforge.flags).
+"""`muslforge cc` and the smoke builds: clang with the sysroot's configuration file (muslforge.sysroot.flags).
 
 The sysroot's `<triple>.cfg` is the one definition of compile and link flags, and `bin/<host triple>-cc`
 runs `clang --config=<it>`; everything here runs the same command, so every route gives the same bytes.
@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import paths
+from .. import paths
 from .buildtools import cc_wrapper
-from .config.arch import Arch
-from .config.toolchain import Toolchain
-from .errors import MuslforgeError
+from ..config.arch import Arch
+from ..config.toolchain import Toolchain
+from ..errors import MuslforgeError
 from .flags import clang_config, config_name, supports_tail_options
 
 
@@ -41,6 +41,6 @@ def config_path(toolchain: Toolchain, arch: Arch, sysroot: Path) -> Path:
     text = clang_config(arch, sysroot, tail=tail, root=str(sysroot))
     path = paths.build_dir() / "cfg" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}-{config_name(arch)}"
     if not path.is_file():
-        from .package import write_atomically
+        from ..release.package import write_atomically
         write_atomically(path, text.encode())
     return path

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import manifest
-from .files import write_atomically
-from .progress import human_bytes, summary, title
+from ..files import write_atomically
+from ..progress import human_bytes, summary, title
 
 SIZE_GROWTH_LIMIT = 0.10  # a tarball more than 10% larger than last night's is a regression
 

@@ -1,0 +1,1 @@
+"""Stage 4: reproducible release tarballs, manifests, verify and nightly."""

@@ -1,0 +1,1 @@
+"""Stage 1: from musl's mirrors to a verified tarball to a patched tree."""

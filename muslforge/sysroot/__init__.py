@@ -1,0 +1,1 @@
+"""Stage 3: a sysroot per arch: build, check, smoke, and the tools to use it."""

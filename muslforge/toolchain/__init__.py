@@ -1,0 +1,1 @@
+"""Stage 2: the pinned toolchain image and the compiler-rt builtins."""
