@@ -777,3 +777,48 @@ def test_popen_and_system_with_a_wasm_shell(compile_c, tmp_path):
     assert out == ("popen: child: ppid 1, SPAWN_TEST=(null)\npclose: 7\n"
                    "child: ppid 1, SPAWN_TEST=(null)\nsystem: 7\nsystem missing: 127\n")
     assert "./missing.wasm: No such file or directory" in err
+
+
+def test_hello_is_small_and_stdout_still_seeks_and_closes(compile_c, sysroot, tmp_path):
+    """hello world imports only what it calls; fseek/ftell/fclose on stdout link what they need."""
+    import io
+
+    import wasmtime
+
+    from muslforge.wasm import run
+
+    def imports(wasm):
+        return sorted(i.name.removeprefix("__syscall_")
+                      for i in wasmtime.Module.from_file(wasmtime.Engine(), str(wasm)).imports)
+    from muslforge import paths, proc
+    from muslforge.cc import cc_argv
+    from muslforge.config.arch import load_arch
+    from muslforge.config.toolchain import load_toolchain
+
+    source, hello = tmp_path / "hello.c", tmp_path / "hello.wasm"     # as bench/hello_size.py builds it
+    source.write_text('#include <stdio.h>\nint main(void){puts("hello");return 0;}\n')
+    proc.output(cc_argv(load_toolchain(paths.TOOLCHAINS_DIR, "llvm-22"), load_arch(paths.ARCHES_DIR, "wasm32"),
+                        sysroot, ["-O2", "-s", str(source), "-o", str(hello)]))
+    assert imports(hello) == ["exit_group", "ioctl", "writev"]
+    assert hello.stat().st_size <= 4000
+    closes = compile_c("closes", r'''
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void)
+{
+    printf("ftell %ld\n", ftell(stdout));
+    fflush(stdout);
+    fprintf(stderr, "fseek %d %s\n", fseek(stdout, 0, SEEK_SET), strerror(errno));
+    int r = fclose(stdout);
+    fprintf(stderr, "fclose %d, write after: %zd %s\n", r, write(1, "x", 1), strerror(errno));
+    return 0;
+}
+''')
+    assert "close" in imports(closes) and "_llseek" in imports(closes)
+    out, err = io.BytesIO(), io.BytesIO()
+    assert run(closes, ["closes"], root=tmp_path, env={}, stdout=out, stderr=err) == 0
+    assert out.getvalue() == b"ftell -1\n"
+    assert err.getvalue() == (b"fseek -1 Invalid seek\n"
+                              b"fclose 0, write after: -1 Bad file descriptor\n")
