@@ -25,7 +25,7 @@ CLOSE = ('#include <stdio.h>\nint main(void) { puts("x"); fseek(stdout, 0, SEEK_
 
 
 def build(sysroot: Path, source: str, out: Path) -> Path:
-    from muslforge.cc import cc_argv
+    from muslforge.sysroot.cc import cc_argv
     from muslforge.config.arch import load_arch
     from muslforge.config.toolchain import load_toolchain
     from muslforge import paths

@@ -791,7 +791,7 @@ def test_hello_is_small_and_stdout_still_seeks_and_closes(compile_c, sysroot, tm
         return sorted(i.name.removeprefix("__syscall_")
                       for i in wasmtime.Module.from_file(wasmtime.Engine(), str(wasm)).imports)
     from muslforge import paths, proc
-    from muslforge.cc import cc_argv
+    from muslforge.sysroot.cc import cc_argv
     from muslforge.config.arch import load_arch
     from muslforge.config.toolchain import load_toolchain
 
