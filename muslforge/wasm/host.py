@@ -497,9 +497,11 @@ def load(eng: Any, wasm: Path | bytes) -> Any:
                             f"(it starts with {bytes(data[:8])!r}); give the .wasm file the linker wrote")
     cached = None if isinstance(wasm, (bytes, bytearray)) else module_cache(data)
     if cached is not None and cached.is_file():
+        # Read, not mapped (deserialize_file maps the file): a cache file truncated or rewritten in
+        # place while a module made from it lives would crash this process with SIGBUS.
         try:
-            return wasmtime.Module.deserialize_file(eng, str(cached))
-        except wasmtime.WasmtimeError:
+            return wasmtime.Module.deserialize(eng, cached.read_bytes())
+        except (wasmtime.WasmtimeError, OSError):
             pass                          # another wasmtime or engine configuration: compile again
     try:
         module = wasmtime.Module(eng, data)
