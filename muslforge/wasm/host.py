@@ -64,8 +64,8 @@ _UNLOCKED = frozenset({
     "read", "readv", "pread64", "preadv", "write", "writev", "pwrite64", "pwritev", "ppoll_time64", "ppoll",
     "pselect6_time64", "exit", "exit_group", "gettid", "getpid", "set_tid_address", "set_robust_list",
     "rt_sigprocmask", "rt_sigaction", "rt_sigpending", "kill", "tkill", "tgkill", "clock_gettime64",
-    "accept", "accept4", "connect", "recvfrom", "recvmsg", "sendto", "sendmsg", "epoll_pwait",
-    "epoll_pwait2", "rt_sigsuspend", "rt_sigtimedwait_time64",
+    "accept", "accept4", "connect", "recvfrom", "recvmsg", "sendto", "sendmsg", "recvmmsg_time64", "sendmmsg",
+    "epoll_pwait", "epoll_pwait2", "rt_sigsuspend", "rt_sigtimedwait_time64",
 })
 
 

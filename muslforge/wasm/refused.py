@@ -51,5 +51,3 @@ refuse(EINVAL, "no zero-copy transfer between host descriptors: EINVAL makes cal
        "sendfile64", "splice", "tee", "vmsplice", "copy_file_range")
 refuse(EINVAL, "no execution domains, process options or CPU placement to change in the sandbox",
        "personality", "prctl", "sched_setaffinity")
-refuse(ENOSYS, "not yet implemented by the reference embedder",
-       "sendmmsg", "recvmmsg_time64")

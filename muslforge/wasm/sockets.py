@@ -463,3 +463,42 @@ def sys_getsockopt(proc, fd, level, name, value, len_ptr):
     proc.mem.write(value, data)
     proc.mem.write(len_ptr, len(data).to_bytes(4, "little"))
     return 0
+
+
+_MMSGHDR = _MSGHDR.size + 4           # struct mmsghdr: msg_hdr, msg_len
+_UIO_MAXIOV = 1024
+_MSG_WAITFORONE, _MSG_DONTWAIT = 0x10000, 0x40
+
+
+def _each_message(proc, msgvec: int, vlen: int, one) -> int:
+    """Run `one(address of msghdr, index)` per message, storing each msg_len; the count done, or the
+    first error when none was."""
+    count = min(u32(vlen), _UIO_MAXIOV)
+    proc.mem.view(msgvec, _MMSGHDR * count)
+    done = 0
+    for index in range(count):
+        header = u32(msgvec) + _MMSGHDR * index
+        try:
+            length = one(header, index)
+        except (Errno, OSError):
+            if done:
+                return done
+            raise
+        proc.mem.write(header + _MSGHDR.size, length.to_bytes(4, "little"))
+        done += 1
+    return done
+
+
+@syscall("sendmmsg")
+def sys_sendmmsg(proc, fd, msgvec, vlen, flags):
+    return _each_message(proc, msgvec, vlen, lambda header, _: sys_sendmsg(proc, fd, header, flags))
+
+
+@syscall("recvmmsg_time64")
+def sys_recvmmsg(proc, fd, msgvec, vlen, flags, timeout):
+    """recvmsg per message; with MSG_WAITFORONE only the first waits. The timeout is not applied (as
+    on Linux, it is only checked between messages)."""
+    def one(header: int, index: int) -> int:
+        wait = flags & ~_MSG_WAITFORONE | (_MSG_DONTWAIT if index and flags & _MSG_WAITFORONE else 0)
+        return sys_recvmsg(proc, fd, header, wait)
+    return _each_message(proc, msgvec, vlen, one)

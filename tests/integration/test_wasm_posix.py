@@ -324,6 +324,19 @@ static int udp(void)
     struct iovec riov = {.iov_base = back, .iov_len = sizeof back};
     struct msghdr rmsg = {.msg_iov = &riov, .msg_iovlen = 1};
     printf("recvmsg %zd %s\n", recvmsg(a, &rmsg, 0), back);
+    struct iovec two[2] = {{"one", 3}, {"two", 3}};
+    struct mmsghdr out[2] = {{.msg_hdr = {.msg_name = &sb, .msg_namelen = sizeof sb, .msg_iov = &two[0],
+                                          .msg_iovlen = 1}},
+                             {.msg_hdr = {.msg_name = &sb, .msg_namelen = sizeof sb, .msg_iov = &two[1],
+                                          .msg_iovlen = 1}}};
+    printf("sendmmsg %d\n", sendmmsg(a, out, 2, 0));
+    char r1[8] = {0}, r2[8] = {0};
+    struct iovec rv[2] = {{r1, sizeof r1}, {r2, sizeof r2}};
+    struct mmsghdr in[2] = {{.msg_hdr = {.msg_iov = &rv[0], .msg_iovlen = 1}},
+                            {.msg_hdr = {.msg_iov = &rv[1], .msg_iovlen = 1}}};
+    int got = recvmmsg(b, in, 2, MSG_WAITFORONE, 0);
+    if (got == 1) got += recvmmsg(b, in + 1, 1, 0, 0);
+    printf("recvmmsg %d %s %s %u\n", got, r1, r2, in[1].msg_len);
     return 0;
 }
 
@@ -479,7 +492,7 @@ def test_udp_round_trip(compile_c, tmp_path):
     status = run(wasm, ["net", "udp"], root=tmp_path, env={}, stdout=out, stderr=err,
                  net=NetPolicy.parse(["127.0.0.1:*"], ["127.0.0.1:0"]))
     assert (status, err.getvalue()) == (0, b"")
-    assert out.getvalue() == b"udp 4 ping from a: 1\nrecvmsg 4 pong\n"
+    assert out.getvalue() == b"udp 4 ping from a: 1\nrecvmsg 4 pong\nsendmmsg 2\nrecvmmsg 2 one two 3\n"
 
 
 def test_unix_sockets_polling_and_the_policy(compile_c, tmp_path):
