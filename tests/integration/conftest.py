@@ -69,3 +69,13 @@ def built(request) -> Path:
     host_doit = request.getfixturevalue("host_doit")
     host_doit("-n", "2", "build:wasm32", "build:aarch64")
     return host_doit.build
+
+
+@pytest.fixture(scope="session")
+def wasm32_threads_sysroot(host_doit) -> Path:
+    """The wasm32-threads sysroot: $MUSLFORGE_WASM32_THREADS_SYSROOT, or `doit build:wasm32-threads`."""
+    override = os.environ.get("MUSLFORGE_WASM32_THREADS_SYSROOT")
+    if override:
+        return Path(override)
+    host_doit("build:wasm32-threads")
+    return host_doit.build / "sysroots" / "wasm32-threads"

@@ -1,5 +1,8 @@
-/* wasm has no thread pointer register: __set_thread_area stores it here. */
-extern hidden uintptr_t __wasm_thread_pointer;
+/* wasm has no thread pointer register. The thread pointer is a thread-local
+ * variable: in a shared-memory (-matomics) build every thread is its own
+ * instance of the module, and the instance's __tls_base global locates the
+ * thread's TLS block; in a single-threaded build it is an ordinary global. */
+extern hidden _Thread_local uintptr_t __wasm_thread_pointer;
 
 static inline uintptr_t __get_tp()
 {

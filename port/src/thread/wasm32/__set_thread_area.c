@@ -1,7 +1,7 @@
 #include "pthread_impl.h"
 
-/* wasm has no thread pointer register; __get_tp reads this. */
-hidden uintptr_t __wasm_thread_pointer;
+/* See pthread_arch.h: one per thread (one per instance). */
+hidden _Thread_local uintptr_t __wasm_thread_pointer;
 
 int __set_thread_area(void *p)
 {
