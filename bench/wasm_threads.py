@@ -30,7 +30,7 @@ sys.path.insert(0, str(CHECKOUT))
 def build(out: Path) -> dict[str, list[str]]:
     """compute and pingpong, as wasm32-threads modules (run by the embedder) and native executables."""
     from muslforge import paths, proc
-    from muslforge.cc import cc_argv
+    from muslforge.sysroot.cc import cc_argv
     from muslforge.config.arch import load_arch
     from muslforge.config.toolchain import load_toolchain
 

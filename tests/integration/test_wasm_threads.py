@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from muslforge import paths, proc
-from muslforge.cc import cc_argv
+from muslforge.sysroot.cc import cc_argv
 from muslforge.config.arch import load_arch
 from muslforge.config.toolchain import load_toolchain
 
