@@ -1,7 +1,10 @@
 /* Synchronization: mutex types (normal, recursive, errorcheck, robust with an owner that exits),
- * condition variables with timeouts, rwlocks, barriers, unnamed semaphores (sem_timedwait too). */
+ * condition variables with timeouts, rwlocks, barriers, unnamed semaphores (sem_timedwait too), a
+ * named semaphore (sem_open in /dev/shm), pthread_kill to a thread blocked in pause. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -21,6 +24,13 @@ static pthread_barrier_t barrier;
 static int arrivals, serial_threads;
 static sem_t items, spaces;
 static int ring[4], produced_sum;
+
+static sem_t *named;
+static volatile sig_atomic_t got;
+
+static void on_usr1(int sig) { got = sig; }
+static void *named_poster(void *arg) { sem_post(named); return 0; }
+static void *sleeper(void *arg) { while (!got) pause(); return (void *)(long)got; }
 
 static void *count(void *arg)
 {
@@ -154,5 +164,22 @@ int main(void)
     if (deadline.tv_nsec >= 1000000000) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000; }
     CHECK(sem_timedwait(&items, &deadline) == -1 && errno == ETIMEDOUT);
     puts("unnamed semaphores: ok");
+
+    named = sem_open("/muslforge-smoke", O_CREAT | O_EXCL, 0600, 0);
+    CHECK(named != SEM_FAILED);
+    pthread_t poster;
+    CHECK(pthread_create(&poster, 0, named_poster, 0) == 0);
+    CHECK(sem_wait(named) == 0);
+    pthread_join(poster, 0);
+    CHECK(sem_close(named) == 0 && sem_unlink("/muslforge-smoke") == 0);
+    puts("named semaphore: ok");
+
+    void *seen;
+    signal(SIGUSR1, on_usr1);
+    CHECK(pthread_create(&poster, 0, sleeper, 0) == 0);
+    usleep(20000);
+    CHECK(pthread_kill(poster, SIGUSR1) == 0);
+    CHECK(pthread_join(poster, &seen) == 0 && (long)seen == SIGUSR1);
+    puts("pthread_kill to a thread in pause: ok");
     return 0;
 }
