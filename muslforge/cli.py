@@ -2,6 +2,8 @@
 
     muslforge cc  --arch A [clang args...]     compile/link statically against build/sysroots/A
                                                (the same as its bin/<host triple>-cc)
+                  --dynamic                    a dynamic program (loader /lib/ld-musl-<arch>.so.1); also
+                  -shared -fPIC, -static-pie   a shared library, a static PIE (native arches)
     muslforge run --arch A PROGRAM [ARGS...]   run natively, under qemu-user, or in the wasm32 embedder
                                                (wasm32 first takes the embedder's options: --dir,
                                                --ro-dir, --cwd, --timeout, --max-memory, --env, --trace)
@@ -163,9 +165,10 @@ def run(arch_name: str, args: list[str]) -> int:
     program = Path(args[0]).resolve()
     if not program.is_file():
         raise MuslforgeError(f"{args[0]}: no such program.")
-    argv = run_argv(arch, program, args[1:])
+    sysroot = paths.sysroot_dir(arch.name)
+    argv = run_argv(arch, program, args[1:], sysroot=sysroot)
     if runs_natively(arch) or shutil.which(argv[0]):
-        # A static program (or the qemu-user that runs it) needs nothing from the toolchain image: run it
+        # A program (or the qemu-user that runs it) needs nothing from the toolchain image: run it
         # here, so stdin, signals and the terminal behave as for any other program (128 + N on signal N).
         from . import proc
         return proc.foreground(argv)
@@ -173,7 +176,8 @@ def run(arch_name: str, args: list[str]) -> int:
     ctx, arch = _context(arch_name)
     cwd = Path.cwd()
     backend = make(decide(_settings().backend), ctx.toolchain)
-    with backend.session({program.parent: "ro", cwd: "rw"}) as session:
+    mounts = {program.parent: "ro", cwd: "rw", **({sysroot: "ro"} if sysroot.is_dir() else {})}
+    with backend.session(mounts) as session:
         return session.passthrough(argv, cwd=cwd)
 
 

@@ -74,6 +74,13 @@ def want_int(path: Path, data: dict[str, Any], key: str, where: str = "") -> int
     return value
 
 
+def want_bool(path: Path, data: dict[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: field '{key}' must be true or false, not {value!r}.")
+    return value
+
+
 def check_name_matches_file(path: Path, name: str) -> None:
     if name != path.stem:
         raise ConfigError(f"{path}: field 'name' is '{name}' but the file is named '{path.name}'; "

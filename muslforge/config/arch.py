@@ -13,7 +13,7 @@ from .runmode import RunMode
 
 
 _REQUIRED = ("name", "triple", "musl_target", "run", "builtins")
-_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "host_triple", "notes")
+_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "host_triple", "shared", "notes")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +29,7 @@ class Arch:
     debian_arch: str | None = None
     host_machine: str | None = None  # platform.machine() value on which it runs natively
     host_triple: str | None = None   # autoconf --host and the bin/<host triple>-cc prefix, when not `triple`
+    shared: bool = True  # libc.so and the dynamic loader are built too (false: static-only, as wasm32)
     notes: str = ""
     path: Path | None = None
 
@@ -55,6 +56,7 @@ class Arch:
                    builtins=_strict.want_str(path, data, "builtins"),
                    cflags=_strict.want_str_list(path, data, "cflags"),
                    ldflags=_strict.want_str_list(path, data, "ldflags"),
+                   shared=_strict.want_bool(path, data, "shared", True),
                    notes=str(data.get("notes") or "").strip(), path=path, **optional_str)
 
     @property
@@ -67,6 +69,7 @@ class Arch:
         values = [self.triple, self.musl_target, list(self.cflags), list(self.ldflags), self.builtins]
         if self.host_triple:  # names the sysroot's bin/ tools
             values.append(self.host_triple)
+        values.append("shared" if self.shared else "static-only")  # libc.so and the loader, or not
         return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 

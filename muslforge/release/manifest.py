@@ -124,6 +124,15 @@ def arch_info(arch: Arch) -> dict:
     return info
 
 
+def shared_info(sysroot: Path) -> dict | None:
+    """The dynamic loader's name and libc.so's sha256; None for a static-only sysroot (wasm32)."""
+    from ..sysroot.dynamic import loader_name
+    loader = loader_name(sysroot)
+    if loader is None:
+        return None
+    return {"loader": f"/lib/{loader}", "libc.so": sha256_file(sysroot / "lib" / "libc.so")}
+
+
 def output_info(path: Path) -> dict:
     return {"file": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
 
@@ -135,11 +144,12 @@ def part_path(tarball: Path) -> Path:
 
 
 def write_part(inputs: dict, arch: Arch, tarball: Path, builtins: str | None = None,
-               built_with: dict | None = None) -> Path:
+               built_with: dict | None = None, sysroot: Path | None = None) -> Path:
     """Write the part for one packed arch beside its tarball (builtins: where its compiler-rt came from;
-    built_with: muslforge.sysroot.provenance's record of the backend and compiler that built the sysroot)."""
+    built_with: muslforge.sysroot.provenance's record of the backend and compiler that built the sysroot;
+    sysroot: the packed one, whose shared pieces are recorded)."""
     info = {"name": arch.name, **arch_info(arch), **({"builtins": builtins} if builtins else {}),
-            "built_with": built_with}
+            "built_with": built_with, **({"shared": shared_info(sysroot)} if sysroot is not None else {})}
     part = {**inputs, "arch": info, "output": output_info(tarball)}
     return write_atomically(part_path(tarball), dumps(part).encode())
 

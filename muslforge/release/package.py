@@ -30,7 +30,7 @@ from .. import paths
 from ..config.arch import Arch, RunMode
 from ..errors import DirectoryError, MuslforgeError
 from ..files import atomic_target, remove_stale_temporaries, write_atomically  # noqa: F401 (API)
-from ..sysroot.flags import clang_config, clang_major, config_name, supports_tail_options  # noqa: F401 (API)
+from ..sysroot.flags import clang_config, clang_major, config_name, linkages, supports_tail_options  # noqa: F401 (API)
 from ..progress import human_bytes
 
 # One pinned compressor. xz output is a pure function of (input bytes, these settings, liblzma's encoder
@@ -184,8 +184,9 @@ def sysroot_entries(arch: Arch, sysroot: Path, version: str, *, tail: bool = Tru
                              f"Build it first: doit build:{arch.name}")
     top = release_name(version, arch.name)
     entries = tree_entries(sysroot, top)
-    config = clang_config(arch, sysroot, tail=tail).encode()
-    extra = {config_name(arch): Entry("", "file", FILE_MODE, data=config)}
+    extra = {config_name(arch, linkage): Entry("", "file", FILE_MODE,
+                                               data=clang_config(arch, sysroot, tail=tail, linkage=linkage).encode())
+             for linkage in linkages(sysroot)}
     if arch.run is RunMode.EMBEDDER:
         extra.update(_embedder_docs(arch, sysroot, abi_doc))
     for name, entry in extra.items():

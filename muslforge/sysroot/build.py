@@ -16,6 +16,7 @@ from ..backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend, Session
 from ..config.arch import Arch
 from ..errors import MuslforgeError
 from ..progress import Counter, summary, title
+from .dynamic import relink_loader
 
 # Fixed names the build paths are mapped to in debug info and __FILE__ strings.
 SRC_PREFIX = "/usr/src/musl"
@@ -39,8 +40,9 @@ def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
     # The target goes into CC, not CFLAGS: some of configure's probes run plain $CC.
     cflags = [*plan.arch.cflags,
               f"-ffile-prefix-map={plan.tree}={SRC_PREFIX}", f"-ffile-prefix-map={plan.objdir}={OBJ_PREFIX}"]
+    shared = [] if plan.arch.shared else ["--disable-shared"]
     return [str(plan.tree / "configure"), f"--target={plan.arch.musl_target}", "--prefix=/",
-            "--disable-shared", "--disable-wrapper",
+            *shared, "--disable-wrapper",
             f"CC={tc.cc} --target={plan.arch.triple}", f"AR={tc.ar}", f"RANLIB={tc.ranlib}", f"CFLAGS={' '.join(cflags)}",
             "LDFLAGS=-fuse-ld=lld"]
 
@@ -61,15 +63,11 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     if builtins_source is not None:
         mounts[builtins_source] = "ro"
     with backend.session(mounts) as session:  # one container for the whole task
-        counter = _libc(plan, backend, session, staging)
-        if builtins_source is not None:
-            _compile_builtins(plan, backend, session, staging, builtins_source)
-        else:
-            _add_builtins(plan, backend, session, staging, builtins)
+        counter = _libc(plan, backend, session, staging, builtins, builtins_source)
         if plan.arch.triple.startswith("wasm"):
             _write_syscall_manifest(plan, backend, session, staging)
-        if plan.abi_list is not None and plan.abi_list.is_file():
-            _check_abi(plan, backend, session, staging)
+        for library, listed in _abi_lists(plan, staging):
+            _check_abi(plan, backend, session, library, listed)
     from . import buildtools
     buildtools.write_all(plan.arch, backend.toolchain, staging)
     if plan.sysroot.exists():
@@ -81,15 +79,26 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     return plan.sysroot
 
 
-def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> Counter:
-    """musl's configure, then make install-headers install-libs into staging."""
+def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path, builtins: Path | None,
+          builtins_source: Path | None) -> Counter:
+    """musl's configure, make install-headers, the builtins into lib/, then make install-libs (libc.a,
+    and on shared arches libc.so + the loader link) into staging."""
     env = {"LC_ALL": "C"}
     session.run(configure_argv(plan, backend), cwd=plan.objdir, log=plan.log, env=env,
                 on_line=lambda line: None)
+    session.run(["make", f"DESTDIR={staging}", "install-headers"], cwd=plan.objdir, log=plan.log, env=env,
+                on_line=lambda line: None)
+    # The builtins come before the libraries: libc.so links them (musl's LIBCC; else the host's libgcc).
+    (staging / "lib").mkdir(exist_ok=True)
+    if builtins_source is not None:
+        _compile_builtins(plan, backend, session, staging, builtins_source)
+    else:
+        _add_builtins(plan, backend, session, staging, builtins)
     counter = Counter(title("LIBC", plan.arch.name), unit="objects")
-    session.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", "install-headers", "install-libs"],
-                cwd=plan.objdir, log=plan.log, env=env, on_line=counter.see_make_line)
+    session.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", f"LIBCC={staging / 'lib' / BUILTINS_NAME}",
+                 "install-libs"], cwd=plan.objdir, log=plan.log, env=env, on_line=counter.see_make_line)
     counter.done()
+    relink_loader(staging / "lib")
     return counter
 
 
@@ -123,14 +132,24 @@ def _write_syscall_manifest(plan: BuildPlan, backend: Backend, session: Session,
     print(title("MANIFEST", f"{plan.arch.name}: {manifest['count']} syscall imports -> share/muslforge/syscalls.json"))
 
 
-def _check_abi(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
+def _abi_lists(plan: BuildPlan, staging: Path) -> list[tuple[Path, Path]]:
+    """(library, its checked-in symbol list) for libc.a and, on shared arches, libc.so."""
     from . import libc_abi as abi
-    assert plan.abi_list is not None
-    symbols = abi.defined_symbols(staging / "lib" / "libc.a", backend.toolchain.nm,
-                                  _session_output(plan, session))
-    added = abi.check(symbols, plan.abi_list)
+    if plan.abi_list is None:
+        return []
+    pairs = [(staging / "lib" / "libc.a", plan.abi_list)]
+    if plan.arch.shared:
+        pairs.append((staging / "lib" / "libc.so", abi.shared_list_path(plan.abi_list)))
+    return [(library, listed) for library, listed in pairs if listed.is_file()]
+
+
+def _check_abi(plan: BuildPlan, backend: Backend, session: Session, library: Path, listed: Path) -> None:
+    from . import libc_abi as abi
+    symbols = abi.defined_symbols(library, backend.toolchain.nm, _session_output(plan, session))
+    added = abi.check(symbols, listed, library.name)
     note = f"; {len(added)} new: {', '.join(added[:10])}" if added else ""
-    print(title("ABI", f"{plan.arch.name}: all {len(symbols) - len(added)} listed symbols defined{note}"))
+    print(title("ABI", f"{plan.arch.name}: all {len(symbols) - len(added)} listed symbols {library.name} "
+                       f"exports{note}"))
 
 
 def _add_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path,

@@ -3,7 +3,9 @@
 Written into the sysroot at build time (so every sysroot and every release tarball has them):
 
     <triple>.cfg                         the flags (muslforge.sysroot.flags): clang --config=<it>
-    bin/<host triple>-cc                 sh: exec clang-22 --config=<sysroot>/<triple>.cfg "$@"
+    <triple>-{dynamic,shared,static-pie}.cfg   the same for the other link modes (shared-libc arches)
+    bin/<host triple>-cc                 sh: exec clang-22 --config=<sysroot>/<triple>.cfg "$@" (the
+                                         other .cfg for --dynamic / MUSLFORGE_LINK=dynamic, -shared...)
     bin/<host triple>-{ar,ranlib,nm,strip,objdump,objcopy,readelf,size,strings}   llvm tools
     bin/<host triple>-run                runs a built program: muslforge run --arch <arch>
     share/muslforge/toolchain.cmake      -DCMAKE_TOOLCHAIN_FILE=; ctest runs through muslforge run
@@ -23,10 +25,10 @@ from pathlib import Path
 
 from ..config.arch import Arch, RunMode
 from ..config.toolchain import Toolchain
-from .flags import clang_config, config_name, supports_tail_options
+from .flags import Linkage, clang_config, config_name, linkages, supports_tail_options
 
 # Bump when the generated files change: the build's up-to-date check includes it (tasks/sysroot.py).
-FORMAT = 4
+FORMAT = 5
 BINUTILS = ("ar", "ranlib", "nm", "strip")        # named in toolchains/<name>.yaml
 MORE_TOOLS = ("objdump", "objcopy", "readelf", "size", "strings")  # llvm-<tool> beside its llvm-nm
 CMAKE_FILE = "share/muslforge/toolchain.cmake"
@@ -54,9 +56,13 @@ def cc_wrapper(arch: Arch, sysroot: Path) -> Path:
 
 def write_all(arch: Arch, toolchain: Toolchain, sysroot: Path) -> list[Path]:
     """Write every file above into sysroot (a staging folder: it is renamed into place whole)."""
-    files = {config_name(arch): clang_config(arch, sysroot, tail=supports_tail_options(toolchain.cc)),
-             CMAKE_FILE: cmake_toolchain(arch), STATIC_ONLY_FILE: STATIC_ONLY, MESON_FILE: meson_cross(arch)}
-    scripts = {f"bin/{tool_name(arch, 'cc')}": cc_script(arch, toolchain.cc),
+    tail = supports_tail_options(toolchain.cc)
+    available = linkages(sysroot)
+    files = {config_name(arch, linkage): clang_config(arch, sysroot, tail=tail, linkage=linkage)
+             for linkage in available}
+    files.update({CMAKE_FILE: cmake_toolchain(arch, Linkage.DYNAMIC in available), STATIC_ONLY_FILE: STATIC_ONLY,
+                  MESON_FILE: meson_cross(arch)})
+    scripts = {f"bin/{tool_name(arch, 'cc')}": cc_script(arch, toolchain.cc, available),
                f"bin/{tool_name(arch, 'run')}": run_script(arch)}
     for tool in BINUTILS:
         scripts[f"bin/{tool_name(arch, tool)}"] = tool_script(arch, tool, getattr(toolchain, tool))
@@ -81,14 +87,39 @@ case $dir in */bin) root=${dir%/bin} ;; bin) root=. ;; *) root=$dir/.. ;; esac
 '''
 
 
-def cc_script(arch: Arch, cc: str) -> str:
+def cc_script(arch: Arch, cc: str, available: list[Linkage] | None = None) -> str:
     return (f"#!/bin/sh\n"
             f"# {tool_name(arch, 'cc')}: clang for the muslforge {arch.name} sysroot, written by muslforge.\n"
             f"# The same flags as `muslforge cc --arch {arch.name}` and the release: this sysroot's\n"
             f"# {config_name(arch)}. MUSLFORGE_CLANG names another clang (default {cc}).\n"
+            f"{_link_choice(arch, available or [Linkage.STATIC])}"
             f"{_FIND_ROOT}"
             f"{_or_in_the_image(arch, 'cc', 'CLANG', cc)}"
-            f'exec "$program" "--config=$root/{config_name(arch)}" "$@"\n')
+            f'exec "$program" "--config=$root/$cfg" "$@"\n')
+
+
+def _link_choice(arch: Arch, available: list[Linkage]) -> str:
+    """sh that sets $cfg: static by default; `--dynamic` (taken out of the arguments) or
+    MUSLFORGE_LINK=dynamic for a dynamic program; -shared and -static-pie pick their own file."""
+    names = {linkage: config_name(arch, linkage) for linkage in available}
+    if Linkage.DYNAMIC not in names:  # static-only: the arguments go to clang untouched
+        return (f"cfg={names[Linkage.STATIC]} link=${{MUSLFORGE_LINK:-static}}\n"
+                f'for arg in "$@"; do case $arg in --dynamic) link=dynamic ;; esac; done\n'
+                f'if [ "$link" = dynamic ]; then\n'
+                f'  echo "{tool_name(arch, "cc")}: the {arch.name} sysroot is static-only (no libc.so): '
+                f'no dynamic linking" >&2; exit 2\nfi\n')
+    return (f"# static by default; --dynamic or MUSLFORGE_LINK=dynamic: a dynamic program (musl's loader);\n"
+            f"# -shared: a shared library; -static-pie: a static PIE. Each has its own .cfg here.\n"
+            f"link=${{MUSLFORGE_LINK:-static}} shared= pie=\n"
+            f'for arg in "$@"; do\n  shift\n  case $arg in\n'
+            f"    --dynamic) link=dynamic; continue ;;\n    -shared) shared=1 ;;\n    -static-pie) pie=1 ;;\n"
+            f'  esac\n  set -- "$@" "$arg"\ndone\n'
+            f"if [ -n \"$shared\" ]; then link=shared; elif [ -n \"$pie\" ]; then link=static-pie; fi\n"
+            f"case $link in\n"
+            + "".join(f"  {linkage.value}) cfg={name} ;;\n" for linkage, name in names.items())
+            + f'  *) echo "{tool_name(arch, "cc")}: MUSLFORGE_LINK is \'$link\'; it must be static or dynamic" >&2; '
+              f"exit 2 ;;\nesac\n"
+              f"export MUSLFORGE_LINK=$link  # the same choice if this runs again in the toolchain image\n")
 
 
 def tool_script(arch: Arch, tool: str, program: str) -> str:
@@ -125,7 +156,7 @@ def _cpu(arch: Arch) -> tuple[str, str, str]:
     return cpu, family, endian
 
 
-def cmake_toolchain(arch: Arch) -> str:
+def cmake_toolchain(arch: Arch, shared: bool = False) -> str:
     cpu, _family, _endian = _cpu(arch)
     prefix = arch.tool_prefix
     lines = [
@@ -144,11 +175,23 @@ def cmake_toolchain(arch: Arch) -> str:
         "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)",
         "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)",
         "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)",
-        "# A static-only sysroot: add_library(SHARED) builds a static library (with CMake's warning).",
-        'set(CMAKE_USER_MAKE_RULES_OVERRIDE "${CMAKE_CURRENT_LIST_DIR}/static-only.cmake")',
+        *_cmake_linking(shared),
         *_cmake_emulator(arch),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cmake_linking(shared: bool) -> list[str]:
+    static_only = ['set(CMAKE_USER_MAKE_RULES_OVERRIDE "${CMAKE_CURRENT_LIST_DIR}/static-only.cmake")']
+    if not shared:
+        return ["# A static-only sysroot: add_library(SHARED) builds a static library (with CMake's warning).",
+                *static_only]
+    return ["# Static by default: add_library(SHARED) builds a static library (with CMake's warning). With",
+            "# MUSLFORGE_LINK=dynamic in the environment (configure and build), programs link dynamically",
+            "# against libc.so and SHARED libraries are shared (bin/<triple>-cc reads the same variable).",
+            'if(NOT "$ENV{MUSLFORGE_LINK}" STREQUAL "dynamic")',
+            *(f"  {line}" for line in static_only),
+            "endif()"]
 
 
 def _cmake_emulator(arch: Arch) -> list[str]:

@@ -14,7 +14,7 @@ from ..sysroot.buildtools import cc_wrapper
 from ..sysroot.build import BuildPlan, build_sysroot
 from ..config.arch import Arch
 from ..sources.patch import marker, tree_dir
-from ..sysroot.smoke import discover, run_smoke
+from ..sysroot.smoke import discover, libraries, run_smoke
 from . import action, creator
 from .context import Context, load_context
 from .sources import src_root
@@ -120,6 +120,7 @@ def smoke_tasks(ctx: Context):
     for arch in ctx.arches:
         smoke_files = [p for program in discover(paths.SMOKE_DIR, arch)
                        for p in program.source.parent.glob(program.name + ".*")]
+        smoke_files += libraries(paths.SMOKE_DIR, arch)
         yield {
             "name": arch.name,
             "doc": f"compile and run the smoke programs for {arch.name}",

@@ -1,6 +1,7 @@
 """The Docker backend end to end: with clang, lld and qemu hidden from PATH, the toolchain image builds
-x86_64 and wasm32 sysroots and runs their smoke programs; its libc.a is byte-identical to the host
-backend's; nothing is left running and no image is rebuilt on a second run."""
+x86_64 and wasm32 sysroots and runs their smoke programs (x86_64's static and dynamic); its libc.a
+and libc.so are byte-identical to the host backend's; nothing is left running and no image is rebuilt
+on a second run."""
 
 from __future__ import annotations
 
@@ -53,10 +54,11 @@ def test_second_run_builds_no_image_and_runs_no_action(docker_doit):
     assert "IMAGE" not in done.stdout
 
 
-def test_libc_is_byte_identical_to_the_host_backend(docker_doit, host_doit):
+@pytest.mark.parametrize("library", ["libc.a", "libc.so"])
+def test_libc_is_byte_identical_to_the_host_backend(docker_doit, host_doit, library):
     host_doit("build:x86_64")
-    in_docker = (docker_doit.build / "sysroots" / "x86_64" / "lib" / "libc.a").read_bytes()
-    on_host = (host_doit.build / "sysroots" / "x86_64" / "lib" / "libc.a").read_bytes()
+    in_docker = (docker_doit.build / "sysroots" / "x86_64" / "lib" / library).read_bytes()
+    on_host = (host_doit.build / "sysroots" / "x86_64" / "lib" / library).read_bytes()
     assert in_docker == on_host
 
 

@@ -5,6 +5,7 @@ edit to one arch file or one patch re-runs exactly what it affects."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -32,6 +33,18 @@ def test_sysroot_has_headers_crt_libc_and_builtins(native_built, arch):
     assert not (native_built.build / "sysroots" / f"{arch}.staging").exists()
 
 
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_sysroot_has_libc_so_and_the_loader_link_without_symbol_versions(native_built, arch):
+    lib = native_built.build / "sysroots" / arch / "lib"
+    loader = lib / f"ld-musl-{arch}.so.1"
+    assert (lib / "libc.so").is_file() and loader.is_symlink()
+    assert os.readlink(loader) == "libc.so"  # relative: the sysroot's own libc.so, for qemu -L and tarballs
+    sections = subprocess.run(["llvm-readelf-22", "-S", "-d", str(lib / "libc.so")], capture_output=True,
+                              text=True, check=True).stdout
+    assert ".gnu.version" not in sections and "VERNEED" not in sections  # musl has no symbol versions
+    assert "libgcc" not in sections  # the builtins are compiler-rt's, not the host's libgcc
+
+
 def test_checkout_path_does_not_leak_into_libc(native_built):
     data = (native_built.build / "sysroots" / "x86_64" / "lib" / "libc.a").read_bytes()
     assert str(native_built.build).encode() not in data
@@ -43,8 +56,11 @@ def test_smoke_programs_pass(native_built, arch):
     native_built(f"smoke:{arch}")
     report = json.loads((native_built.build / "smoke" / f"{arch}.json").read_text())
     assert report["passed"], report
-    assert {p["name"] for p in report["programs"]} >= {"hello", "printf_float", "malloc_churn", "file_io",
-                                                       "argv_env", "exit_status", "time"}
+    names = {p["name"] for p in report["programs"]}
+    assert names >= {"hello", "printf_float", "malloc_churn", "file_io", "argv_env", "exit_status", "time"}
+    assert names >= {"hello:dynamic", "hello:static-pie", "time:dynamic", "signal:static-pie",
+                     "shared_library:dynamic", "dlopen_tls:dynamic"}
+    assert b"/lib/ld-musl-" in (native_built.build / "smoke" / arch / "hello-dynamic").read_bytes()
 
 
 def test_noop_rebuild_runs_no_action(native_built):
@@ -102,6 +118,29 @@ def test_cc_and_run_use_the_sysroot_and_pass_the_exit_status(native_built, tmp_p
         assert (done.returncode, done.stdout) == (42, "word|2\n")
 
 
+def test_cc_dynamic_and_shared_and_run_through_the_sysroot_loader(native_built, tmp_path):
+    """`muslforge cc --dynamic` links against libc.so with musl's loader path, `-shared -fPIC` makes a
+    library, static-PIE works, and `muslforge run` runs them (natively via the loader, or qemu -L)."""
+    (tmp_path / "lib.c").write_text('int twice(int x) { return 2 * x; }\n')
+    (tmp_path / "prog.c").write_text('#include <stdio.h>\nint twice(int);\n'
+                                     'int main(void) { printf("%d\\n", twice(21)); return 7; }\n')
+    for arch in ("x86_64", "aarch64"):
+        work = tmp_path / arch
+        work.mkdir()
+
+        def cc(*args):
+            subprocess.run(["muslforge", "cc", "--arch", arch, *args], cwd=work, env=native_built.env,
+                           check=True)
+        cc("-O2", "-fPIC", "-shared", "../lib.c", "-o", "libtwice.so")
+        cc("--dynamic", "-O2", "../prog.c", "-L.", "-ltwice", "-Wl,-rpath,$ORIGIN", "-o", "prog")
+        assert f"/lib/ld-musl-{arch}.so.1".encode() in (work / "prog").read_bytes()
+        cc("-O2", "-static-pie", "../prog.c", "../lib.c", "-o", "prog-pie")
+        for program in ("./prog", "./prog-pie"):
+            done = subprocess.run(["muslforge", "run", "--arch", arch, program], cwd=work, env=native_built.env,
+                                  capture_output=True, text=True)
+            assert (done.returncode, done.stdout) == (7, "42\n"), (arch, program, done.stderr)
+
+
 def test_missing_sysroot_names_the_task(host_doit, tmp_path):
     env = {**host_doit.env, "MUSLFORGE_BUILD_DIR": str(tmp_path / "empty")}
     done = subprocess.run(["muslforge", "cc", "--arch", "aarch64", "x.c"], cwd=tmp_path, env=env,
@@ -125,5 +164,5 @@ def test_musl_1_2_5_builds_and_smokes_with_its_own_series(session_mirror, tmp_pa
     doit = Doit(tmp_path / "build", tmp_path / "cache", session_mirror.url)
     done = doit("-n", "2", "smoke:x86_64", "smoke:wasm32", "musl=1.2.5")
     assert "signature ok" in done.stdout
-    assert "SMOKE    x86_64: 10/10 passed" in done.stdout and "SMOKE    wasm32: 13/13 passed" in done.stdout
+    assert "SMOKE    x86_64: 32/32 passed" in done.stdout and "SMOKE    wasm32: 13/13 passed" in done.stdout
     assert (tmp_path / "build" / "sysroots" / "x86_64" / "include" / "stdio.h").is_file()

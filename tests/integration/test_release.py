@@ -1,5 +1,6 @@
 """Release tarballs for real: a packed x86_64 sysroot links and runs hello through its clang config file
-alone, and a release made with doit rebuilds from clean to the same bytes (`doit verify`).
+alone (static, and dynamic with a shared library), and a release made with doit, libc.so included,
+rebuilds from clean to the same bytes (`doit verify`).
 
 The sysroot comes from MUSLFORGE_TEST_SYSROOT (a built build/sysroots/x86_64) when set, else it is built
 with the session's `host_doit`.
@@ -78,6 +79,23 @@ def test_compile_then_link_separately_and_no_link_on_dash_c(unpacked, tmp_path):
     assert str(unpacked / "include" / "stdio.h") in headers  # musl's headers, not the host's
 
 
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="runs the x86_64 program natively")
+def test_dynamic_and_shared_config_files_link_what_the_sysroot_loader_runs(unpacked, tmp_path):
+    """<triple>-shared.cfg makes a library, <triple>-dynamic.cfg a program that names musl's loader; the
+    tarball's own loader (a relative link to its libc.so) runs it, with the library found via $ORIGIN."""
+    (tmp_path / "hello.c").write_text(HELLO.replace("sqrt(2.0)", "root(2.0)").replace(
+        "int main", "double root(double);\nint main"))
+    (tmp_path / "root.c").write_text("#include <math.h>\ndouble root(double x) { return sqrt(x); }\n")
+    run(CLANG, f"--config={unpacked / 'x86_64-linux-musl-shared.cfg'}", "-O2", "root.c", "-o", "libroot.so",
+        cwd=tmp_path)
+    run(CLANG, f"--config={unpacked / 'x86_64-linux-musl-dynamic.cfg'}", "-O2", "hello.c", "-L.", "-lroot",
+        "-Wl,-rpath,$ORIGIN", "-o", "hello", cwd=tmp_path)
+    assert b"/lib/ld-musl-x86_64.so.1" in (tmp_path / "hello").read_bytes()
+    loader = unpacked / "lib" / "ld-musl-x86_64.so.1"
+    assert loader.is_symlink() and os.readlink(loader) == "libc.so"
+    assert run(loader, tmp_path / "hello", cwd=tmp_path).stdout == "hello 1.414\n"
+
+
 def test_real_sysroot_packs_identically_twice(x86_64_sysroot, tmp_path):
     arch = load_arch(ARCHES_DIR, "x86_64")
     a = package.pack_sysroot(arch, x86_64_sysroot, "test", tmp_path / "a", EPOCH)
@@ -93,6 +111,11 @@ def test_release_through_doit_verifies_and_matches_assemble(host_doit, tmp_path)
     version = next(dist.iterdir()).name
     data = manifest.check_dist(dist / version)
     assert list(data["arches"]) == ["x86_64"]
+    with tarfile.open(dist / version / package.tarball_name(version, "x86_64")) as tar:
+        names = {m.name.split("/", 1)[-1]: m for m in tar.getmembers()}
+    assert names["lib/libc.so"].isfile() and names["lib/ld-musl-x86_64.so.1"].linkname == "libc.so"
+    shared = data["arches"]["x86_64"]["shared"]
+    assert shared["loader"] == "/lib/ld-musl-x86_64.so.1" and len(shared["libc.so"]) == 64
     done = host_doit("verify", MUSLFORGE_DIST_DIR=str(dist))
     assert "identical after a clean rebuild" in done.stdout
     parts = host_doit.build / "release" / version

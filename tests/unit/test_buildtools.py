@@ -128,9 +128,10 @@ def test_config_file_keeps_compile_and_link_flags_apart_from_the_link_inputs(tmp
     assert f"--sysroot={root}" in absolute and "<CFGDIR>" not in absolute
 
 
-def test_dynamic_linkage_has_a_place_but_no_definition_yet(tmp_path):
-    with pytest.raises(NotImplementedError, match="dynamic linking is not defined yet"):
-        flags.link_flags(load_arch(paths.ARCHES_DIR, "x86_64"), linkage=flags.Linkage.DYNAMIC)
+def test_dynamic_linkage_names_the_loader(tmp_path):
+    link = flags.link_flags(load_arch(paths.ARCHES_DIR, "x86_64"), linkage=flags.Linkage.DYNAMIC,
+                            loader="/lib/ld-musl-x86_64.so.1")
+    assert link[0] == "-Wl,--dynamic-linker=/lib/ld-musl-x86_64.so.1" and "-static" not in link
 
 
 # ---------------------------------------------------------------------------------------- session

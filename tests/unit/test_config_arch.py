@@ -99,7 +99,19 @@ def test_unknown_key_without_a_close_match_lists_known_keys(tmp_path):
     path = write(tmp_path, GOOD + "colour: blue\n")
     assert error_of(path) == (
         f"{path}: unknown key 'colour'; known keys: name, triple, musl_target, run, builtins, cflags, "
-        f"ldflags, qemu, debian_arch, host_machine, host_triple, notes.")
+        f"ldflags, qemu, debian_arch, host_machine, host_triple, shared, notes.")
+
+
+def test_shared_defaults_to_true_and_must_be_a_boolean(tmp_path):
+    assert Arch.from_yaml(write(tmp_path, GOOD)).shared is True
+    assert Arch.from_yaml(write(tmp_path, GOOD + "shared: false\n")).shared is False
+    path = write(tmp_path, GOOD + "shared: maybe\n")
+    assert error_of(path) == f"{path}: field 'shared' must be true or false, not 'maybe'."
+
+
+def test_every_linux_arch_builds_shared_and_wasm32_does_not():
+    for arch in load_arches(ARCHES_DIR):
+        assert arch.shared is (arch.run is not RunMode.EMBEDDER), arch.name
 
 
 def test_missing_fields_are_all_listed(tmp_path):
