@@ -8,6 +8,7 @@ and /lib/libc.so come from it), natively by starting the sysroot's own loader wi
 
 from __future__ import annotations
 
+import fnmatch
 import platform
 import posixpath
 import sys
@@ -19,7 +20,7 @@ from ..config.runmode import RunMode
 if TYPE_CHECKING:
     from ..config.arch import Arch
 from ..errors import MuslforgeError
-from .dynamic import interpreter
+from .dynamic import LOADER_GLOB, interpreter
 
 
 def runs_natively(arch: Arch) -> bool:
@@ -47,8 +48,8 @@ def run_argv(arch: Arch, program: Path, args: list[str], root: Path | None = Non
 def _sysroot_loader(arch: Arch, program: Path, sysroot: Path | None) -> Path | None:
     """The sysroot's copy of the loader a dynamic program names; None for a static program."""
     wanted = interpreter(program)
-    if wanted is None:
-        return None
+    if wanted is None or not fnmatch.fnmatch(posixpath.basename(wanted), LOADER_GLOB):
+        return None  # static, or not linked against musl (a host program runs as it is)
     if sysroot is None:
         raise MuslforgeError(f"{program} is dynamically linked (loader {wanted}) but no sysroot was given "
                              f"to load it from.")

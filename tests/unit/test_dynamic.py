@@ -140,6 +140,12 @@ def test_dynamic_program_runs_natively_through_the_sysroot_loader(tmp_path, monk
     assert run_argv(native, program, ["x"], sysroot=root) == [str(root / "lib" / LOADER), str(program), "x"]
 
 
+def test_program_for_another_libc_runs_as_it_is(tmp_path):
+    program = tmp_path / "prog"
+    program.write_bytes(elf(64, "<", "/lib64/ld-linux-x86-64.so.2"))
+    assert run_argv(arch(), program, [], sysroot=sysroot(tmp_path / "s")) == ["qemu-aarch64-static", str(program)]
+
+
 def test_program_for_a_loader_the_sysroot_lacks_is_a_clear_error(tmp_path):
     program = tmp_path / "prog"
     program.write_bytes(elf(32, ">", "/lib/ld-musl-powerpc.so.1"))
