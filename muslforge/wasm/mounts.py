@@ -103,12 +103,32 @@ def initial_cwd(ns: Namespace, root: Path | None, mounts: Sequence[MountSpec], c
 
 
 def remove_workdir(workdir: str) -> None:
-    """Remove the private work directory even where the guest took away write permission."""
+    """Remove the private work directory even where the guest took away write permission.
+
+    Only directories at or below workdir are ever made writable, each opened without following a
+    symlink and checked to be where its name says: the names below workdir are the guest's, and the
+    directory above it is the host's shared temp folder.
+    """
     import shutil
+
+    workdir = os.path.realpath(workdir)  # so that each directory's /proc/self/fd link can be compared
+
+    def inside(path: str) -> bool:
+        return path == workdir or path.startswith(workdir + os.sep)
+
+    def make_writable(path: str) -> None:
+        if not inside(path):
+            return
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY)
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == path:
+                os.chmod(f"/proc/self/fd/{fd}", 0o700)
+        finally:
+            os.close(fd)
 
     def unlock(function, path, _):
         with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
+            make_writable(os.path.dirname(path))
+            make_writable(path)
             function(path)
     shutil.rmtree(workdir, onerror=unlock)

@@ -96,3 +96,29 @@ def test_command_line_mounts(tmp_path, capfd):
     (tmp_path / "cat.wasm").write_bytes(cat)
     assert main(["--ro-dir", f"{tmp_path}::/mnt", str(tmp_path / "cat.wasm")]) == 0
     assert capfd.readouterr().out == "hi from the mount\n"
+
+
+def test_removing_the_private_workdir_never_changes_a_host_directory_outside_it(tmp_path):
+    """Cleanup of a guest's private /tmp ran chmod 0700 on the parent of whatever path rmtree failed on:
+    when the workdir itself failed (already gone, or a child still writing into it), that parent was the
+    host's /tmp, and every other user of /tmp (apt's _apt user, for one) lost access to it."""
+    from muslforge.wasm.mounts import remove_workdir
+
+    base = tmp_path / "host-tmp"
+    base.mkdir()
+    base.chmod(0o1777)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o755)
+    remove_workdir(str(base / "muslforge-guest-gone"))  # rmtree fails on the workdir itself
+    assert base.stat().st_mode & 0o7777 == 0o1777
+
+    workdir = base / "muslforge-guest-x"
+    (workdir / "tmp" / "locked").mkdir(parents=True)
+    (workdir / "tmp" / "locked" / "f").write_text("x")
+    (workdir / "tmp" / "out").symlink_to(outside)  # a guest-made link to a host directory
+    (workdir / "tmp" / "locked").chmod(0o500)
+    remove_workdir(str(workdir))
+    assert not workdir.exists()
+    assert base.stat().st_mode & 0o7777 == 0o1777
+    assert outside.stat().st_mode & 0o7777 == 0o755
