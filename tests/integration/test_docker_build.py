@@ -73,7 +73,7 @@ def test_llvm_19_toolchain_builds_and_smokes_x86_64(session_mirror, tmp_path):
     """A second toolchain is a new YAML file, not a code change: LLVM 19 builds a native sysroot."""
     doit = Doit(tmp_path / "build", tmp_path / "cache", session_mirror.url, backend="docker")
     done = doit("toolchain", "build:x86_64", "smoke:x86_64", "toolchain=llvm-19")
-    assert "SMOKE    x86_64: 10/10 passed (docker backend)" in done.stdout
+    assert "SMOKE    x86_64: 32/32 passed (docker backend)" in done.stdout  # 10 programs x 3 linkages + 2
     assert (tmp_path / "build" / "sysroots" / "x86_64" / "lib" / "libc.a").is_file()
 
 
