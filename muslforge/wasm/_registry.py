@@ -2,7 +2,9 @@
 
 Every row of muslforge's syscall table gets a decision: a handler (`@syscall`), or a refusal
 (`refuse(errno, reason, names...)`, refused.py) with the errno Linux gives in the same situation and
-why. docs/wasm32-syscalls.md is generated from both (decisions.py); a test checks that no row is left out.
+why. docs/wasm32-syscalls.md is generated from both (decisions.py); a test checks that the names
+decided here are exactly the table's rows. Aliases (the table's `alias` rows: fcntl for fcntl64) are
+never registered: the host resolves them through the table, so the table is the one list of names.
 
 A handler is `fn(proc, *args) -> int` where args are the raw i32 arguments (signed, as wasmtime passes
 them) and `proc` is the running host.Process. It returns the result or raises errors.Errno; trailing

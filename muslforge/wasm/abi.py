@@ -90,3 +90,11 @@ def linux_syscalls() -> frozenset[str]:
     from .. import syscalls as syscall_table
 
     return syscall_table.names()
+
+
+def alias_of(name: str) -> str | None:
+    """The row an alias import names (fcntl -> fcntl64: the table's `alias` rows), else None. Read on
+    first use, like linux_syscalls: the port's own programs import no aliases."""
+    from .. import syscalls as syscall_table
+
+    return syscall_table.aliases().get(name)

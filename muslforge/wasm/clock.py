@@ -40,13 +40,13 @@ def read_timespec(proc, addr: int) -> int:
     return sec * _NS + nsec
 
 
-@syscall("clock_gettime64", "clock_gettime")
+@syscall("clock_gettime64")
 def sys_clock_gettime(proc, clock, ts):
     write_timespec(proc, ts, time.clock_gettime_ns(_host_clock(clock)))
     return 0
 
 
-@syscall("clock_getres_time64", "clock_getres")
+@syscall("clock_getres_time64")
 def sys_clock_getres(proc, clock, ts):
     resolution = time.clock_getres(_host_clock(clock))
     if ts:
@@ -59,7 +59,7 @@ def sys_nanosleep(proc, req, rem):
     return sys_clock_nanosleep(proc, abi.CLOCK_MONOTONIC, 0, req, rem)
 
 
-@syscall("clock_nanosleep_time64", "clock_nanosleep")
+@syscall("clock_nanosleep_time64")
 def sys_clock_nanosleep(proc, clock, flags, req, rem):
     """Sleeps in the host until the time or a signal for this thread (-EINTR, the time left in *rem
     for a relative sleep), as on Linux."""

@@ -21,9 +21,20 @@ process in the same situation. `syscall(SYS_x, ...)` reaches exactly the same ha
 """
 
 
+def table_names() -> set[str]:
+    """The names the table gives a decision of their own: numbered rows and older calls (aliases run as
+    the row they name)."""
+    return {row.name for row in (*syscall_table.load(), *syscall_table.extra()) if row.alias_of is None}
+
+
+def decided_names() -> set[str]:
+    """The names the embedder registered a handler or a refusal for."""
+    return set(SYSCALLS) | set(REFUSED)
+
+
 def undecided() -> list[str]:
     """Table rows with neither a handler nor a refusal (a test keeps this empty)."""
-    return [row.name for row in syscall_table.load() if row.name not in SYSCALLS and row.name not in REFUSED]
+    return sorted(table_names() - decided_names())
 
 
 def document() -> str:
@@ -41,7 +52,24 @@ def document() -> str:
             code, why = REFUSED[row.name]
             decision = f"`{errno.errorcode[code]}` ({reasons.index(why) + 1})"
         lines.append(f"| {row.nr} | `{row.name}` | {decision} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _other_names()) + "\n"
+
+
+def _other_names() -> list[str]:
+    """The table's rows after the numbered ones: names the port never imports but the embedder answers."""
+    lines = ["", "## Other names", "",
+             "The port never imports these; hand-written modules and other libcs may. An older call runs its",
+             "own handler; an alias runs the row it names, with that row's parameters.", "",
+             "| syscall | decision |", "|---------|----------|"]
+    for row in syscall_table.extra():
+        if row.alias_of:
+            decision = f"alias of `{row.alias_of}`"
+        elif row.name in SYSCALLS:
+            decision = "older call, implemented"
+        else:
+            decision = f"older call, `{errno.errorcode[REFUSED[row.name][0]]}`"
+        lines.append(f"| `{row.name}` | {decision} |")
+    return lines
 
 
 if __name__ == "__main__":

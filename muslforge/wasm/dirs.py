@@ -85,7 +85,7 @@ def sys_fstat(proc, fd, buf):
     return 0
 
 
-@syscall("newfstatat", "fstatat")
+@syscall("newfstatat")
 def sys_fstatat(proc, dirfd, path, buf, flags):
     proc.mem.write(buf, pack_stat(path_stat(proc, dirfd, path, flags)))
     return 0
@@ -355,7 +355,7 @@ def sys_fchmodat(proc, dirfd, path, mode, flags=0):
     return 0
 
 
-@syscall("truncate64", "truncate")
+@syscall("truncate64")
 def sys_truncate64(proc, path, len_lo, len_hi=0):
     """By the inode a pinned O_PATH fd holds: no open file is made (which would drop the guest's
     record locks on close)."""
@@ -389,7 +389,7 @@ def sys_fchmod(proc, fd, mode):
     return 0
 
 
-@syscall("utimensat", "utimensat_time64")
+@syscall("utimensat_time64")
 def sys_utimensat(proc, dirfd, path, times, flags):
     """times == NULL sets both to now; UTIME_NOW/UTIME_OMIT are honoured; path NULL means dirfd."""
     if path == 0:

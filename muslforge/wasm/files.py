@@ -131,12 +131,12 @@ def sys_writev(proc, fd, iov, count):
     return _write(proc, fd, _iovecs(proc, iov, count))
 
 
-@syscall("pread64", "pread")
+@syscall("pread64")
 def sys_pread64(proc, fd, buf, count, off_lo, off_hi):
     return os.preadv(seekable(proc.fds.get(fd)), [_clamp(proc, buf, count)], i64(off_lo, off_hi))
 
 
-@syscall("pwrite64", "pwrite")
+@syscall("pwrite64")
 def sys_pwrite64(proc, fd, buf, count, off_lo, off_hi):
     return os.pwrite(seekable(proc.fds.get(fd)), proc.mem.view(buf, u32(count)), i64(off_lo, off_hi))
 
@@ -227,7 +227,7 @@ def sys_close(proc, fd):
     return 0
 
 
-@syscall("llseek", "_llseek")
+@syscall("_llseek")
 def sys_llseek(proc, fd, off_hi, off_lo, result, whence):
     file = proc.fds.get(fd)
     if not 0 <= whence <= 4:
@@ -258,7 +258,7 @@ def sys_lseek(proc, fd, offset, whence):
 
 # ---- fd manipulation -----------------------------------------------------------------------------
 
-@syscall("fcntl", "fcntl64")
+@syscall("fcntl64")
 def sys_fcntl(proc, fd, cmd, arg=0):
     file = proc.fds.get(fd)
     if cmd in (abi.F_DUPFD, abi.F_DUPFD_CLOEXEC):
@@ -353,7 +353,7 @@ def sys_pipe(proc, fds):
     return sys_pipe2(proc, fds, 0)
 
 
-@syscall("ftruncate64", "ftruncate")
+@syscall("ftruncate64")
 def sys_ftruncate64(proc, fd, len_lo, len_hi=0):
     file = proc.fds.get(fd)
     if file.hostfd is None or file.flags & abi.O_ACCMODE == 0:
@@ -396,7 +396,7 @@ _POLLFD = struct.Struct("<ihh")
 _POLLIN, _POLLOUT, _POLLNVAL = 0x1, 0x4, 0x20
 
 
-@syscall("ppoll_time64", "ppoll")
+@syscall("ppoll_time64")
 def sys_ppoll(proc, fds, nfds, timeout, sigmask=0, sigsetsize=0):
     """poll(2) over host fds; a stream without a host fd is always ready. The sigmask is not applied."""
     if not 0 <= nfds <= 1024:

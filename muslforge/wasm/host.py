@@ -44,8 +44,9 @@ def path_args(name: str) -> tuple[int, ...]:
         from .. import syscalls as syscall_table
 
         strings = (syscall_table.Kind.PATH, syscall_table.Kind.STR)
+        rows = (*syscall_table.load(), *syscall_table.extra())
         _path_args.update({row.name: tuple(i for i, kind in enumerate(row.param_kinds()) if kind in strings)
-                           for row in syscall_table.load()})
+                           for row in rows})
     return _path_args.get(name, ())
 
 
@@ -60,8 +61,8 @@ _RESTARTABLE = frozenset({
 # Syscalls that run without the process lock: they block (the lock would stop every other thread), only
 # touch the calling thread's own state, or deliver signals (a handler's own syscalls take the lock).
 _UNLOCKED = frozenset({
-    "futex_time64", "futex", "clock_nanosleep_time64", "clock_nanosleep", "nanosleep", "sched_yield",
-    "read", "readv", "pread64", "preadv", "write", "writev", "pwrite64", "pwritev", "ppoll_time64", "ppoll",
+    "futex_time64", "clock_nanosleep_time64", "nanosleep", "sched_yield",
+    "read", "readv", "pread64", "preadv", "write", "writev", "pwrite64", "pwritev", "ppoll_time64",
     "pselect6_time64", "exit", "exit_group", "gettid", "getpid", "set_tid_address", "set_robust_list",
     "rt_sigprocmask", "rt_sigaction", "rt_sigpending", "kill", "tkill", "tgkill", "clock_gettime64",
     "accept", "accept4", "connect", "recvfrom", "recvmsg", "sendto", "sendmsg", "recvmmsg_time64", "sendmmsg",
@@ -219,13 +220,14 @@ def host_function(proc: Process, name: str, handler: Handler):
 
     Afterwards, signals another thread sent to the calling thread meanwhile are delivered.
     """
-    lock = nullcontext() if name in _UNLOCKED else proc.lock
+    row = _row_of(name)
+    lock = nullcontext() if row in _UNLOCKED else proc.lock
     group = proc.threads
 
     def call(caller, *args: int) -> int:
         while True:
             result, restart = once(caller, *args)
-            if not (restart and result == -errno.EINTR and name in _RESTARTABLE):
+            if not (restart and result == -errno.EINTR and row in _RESTARTABLE):
                 return result
 
     def once(caller, *args: int) -> tuple[int, bool]:
@@ -299,13 +301,22 @@ def _describe_import(imp: Any) -> str:
     return f"{imp.module}.{imp.name} {wat_type(imp.type)}"
 
 
+def _row_of(name: str) -> str:
+    """The table row an import runs as: itself, or the row its alias names (the table is read only for
+    a name the embedder did not register)."""
+    if name in SYSCALLS or name in REFUSED:
+        return name
+    return abi.alias_of(name) or name
+
+
 def syscall_handler(name: str, nparams: int) -> tuple[Handler | None, str | None]:
     """The handler for env.__syscall_<name> taking `nparams` i32s, or why there is none.
 
-    Implemented syscalls get their handler, refused ones (refused.py) their errno; other Linux syscall
-    names get the -ENOSYS stub; anything else is missing.
+    Implemented syscalls get their handler, refused ones (refused.py) their errno, an alias (the table's
+    `alias` rows) its row's; other Linux syscall names get the -ENOSYS stub; anything else is missing.
     """
-    handler = SYSCALLS.get(name) or _REFUSALS.get(name) or (enosys if name in abi.linux_syscalls() else None)
+    row = _row_of(name)
+    handler = SYSCALLS.get(row) or _REFUSALS.get(row) or (enosys if name in abi.linux_syscalls() else None)
     if handler is None:
         return None, "no such Linux syscall"
     low, high = _arity(handler)

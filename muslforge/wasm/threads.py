@@ -338,7 +338,7 @@ def sys_sched_getaffinity(proc, pid, size, mask):
     return 4 * words
 
 
-@syscall("futex_time64", "futex")
+@syscall("futex_time64")
 def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
     command = op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)     # private or not: the same futexes
     group = proc.threads

@@ -26,8 +26,12 @@ def test_table_rows_are_typed_and_unique():
     ("56 openat fd fd path int\n56 close int fd", "{path}: nr 56 appears twice; each syscall is one row."),
     ("56 openat fd fd paht int", "{path}: line 1 (openat): 'paht' is not a valid Kind; argument kinds are "
      "fd, path, str, ptr, size, int, i64, return kinds int, fd, size, ptr."),
-    ("open 56 fd", "{path}: line 1: expected 'nr name returns arguments...' (arguments '-' for none), "
-     "got 'open 56 fd'."),
+    ("open 56 fd", "{path}: line 1: expected 'nr name returns arguments...' (nr '-' for a name only the "
+     "embedder answers, arguments '-' for none) or 'alias name row', got 'open 56 fd'."),
+    ("56 openat fd fd path int\n- openat fd path int", "{path}: name openat appears twice; each syscall is one row."),
+    ("alias fcntl fcntl64", "{path}: line 1 (fcntl): 'fcntl64' is no row above; an alias names a row with its "
+     "own handler."),
+    ("25 fcntl64 int fd int int\nalias fcntl", "{path}: line 2: expected 'alias name row', got 'alias fcntl'."),
     ("1 big int i64 i64 i64 int", "{path}: line 1 (big): 7 parameters; a syscall takes at most 6."),
 ])
 def test_bad_rows_name_the_file_and_line(tmp_path, row, message):
@@ -36,6 +40,22 @@ def test_bad_rows_name_the_file_and_line(tmp_path, row, message):
     with pytest.raises(ConfigError) as error:
         syscalls.load(table)
     assert str(error.value) == message.format(path=table)
+
+
+def test_other_names_are_rows_without_numbers(tmp_path):
+    table = tmp_path / "wasm32.table"
+    table.write_text("25 fcntl64 int fd int int\n- open fd path int int\nalias fcntl fcntl64\n")
+    assert [row.name for row in syscalls.load(table)] == ["fcntl64"]
+    assert [(row.nr, row.name, row.alias_of) for row in syscalls.extra(table)] == [
+        (None, "open", None), (None, "fcntl", "fcntl64")]
+    assert syscalls.extra(table)[1].args == (Kind.FD, Kind.INT, Kind.INT)
+    assert syscalls.aliases(table) == {"fcntl": "fcntl64"} and syscalls.names(table) == {"fcntl64"}
+
+
+def test_other_names_stay_out_of_the_ports_headers():
+    with_numbers = syscalls.load()
+    assert "open" not in {row.name for row in with_numbers} and "fcntl" not in syscalls.names()
+    assert "__NR_open " not in generate.syscall_h_in(with_numbers)     # musl would pick open over openat
 
 
 def test_headers_map_numbers_to_padded_imports():
@@ -61,6 +81,8 @@ def test_embedder_knows_exactly_the_table_and_traces_its_strings():
     assert host.path_args("renameat2") == (1, 3)
     assert host.path_args("fsetxattr") == (1,)              # the attribute name is a string too
     assert host.path_args("truncate64") == (0,)
+    assert host.path_args("open") == (0,) and host.path_args("rename") == (0, 1)
+    assert host.path_args("truncate") == (0,)                # an alias has its row's arguments
 
 
 def test_table_is_package_data():
