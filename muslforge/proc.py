@@ -117,6 +117,66 @@ def spawn(argv: Sequence[str], *, pass_fds: Sequence[int] = ()) -> subprocess.Po
     return subprocess.Popen(argv, pass_fds=tuple(pass_fds), close_fds=True)
 
 
+# Runs in a fresh `python3 -I -S` between fork and the host program (spawn_native): puts each inherited
+# fd at the number the guest knows it by, enters the guest's working directory, then execs the program by
+# its fd. What fails before the exec is reported as an errno on the report pipe (closed by the exec).
+_NATIVE_SHIM = r"""
+import fcntl, os, sys
+report, program, cwd, pairs, count = (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+pairs = [tuple(map(int, p.split("="))) for p in pairs.split(",") if p]
+words = [os.fsencode(w) for w in sys.argv[6:]]
+argv, env = words[:int(count)], words[int(count):]
+top = max([g for g, _ in pairs] + [2]) + 1
+def aside(fd):
+    return fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, top)
+originals = {int(report), int(program), int(cwd), *(host for _, host in pairs)}
+report = aside(report)
+try:
+    program = aside(program)
+    cwd = aside(cwd) if int(cwd) >= 0 else -1
+    moved = [(guest, aside(host)) for guest, host in pairs]
+    for fd in ({0, 1, 2} | originals) - {guest for guest, _ in pairs} - {-1}:
+        os.close(fd)
+    for guest, host in moved:
+        os.dup2(host, guest)
+    if cwd >= 0:
+        os.fchdir(cwd)
+    if os.pread(program, 2, 0) == b"#!":
+        os.set_inheritable(program, True)       # the interpreter opens the script as /dev/fd/N
+    os.execve(program, argv, dict(e.split(b"=", 1) for e in env))
+except OSError as error:
+    os.write(report, str(error.errno or 5).encode())
+    os._exit(127)
+"""
+
+
+def spawn_native(program: int, argv: Sequence[bytes], env: Sequence[bytes], fds: Mapping[int, int],
+                 cwd: int | None) -> subprocess.Popen:
+    """Start the host program open at fd `program` (the wasm32 embedder's --allow-host-exec) with the
+    guest's argv and env (KEY=VALUE entries), each guest fd -> host fd of `fds` at the guest's number,
+    in the directory open at `cwd` (None: /). Returns once the program was exec'd; OSError with the
+    errno when it could not be (as execve reports it)."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pairs = ",".join(f"{guest}={host}" for guest, host in sorted(fds.items()))
+    argv = [os.fsdecode(a) for a in argv]
+    env_words = [os.fsdecode(e) for e in env if b"=" in e[1:]]
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _NATIVE_SHIM, str(write_end), str(program),
+             str(-1 if cwd is None else cwd), pairs, str(len(argv)), *argv, *env_words],
+            pass_fds=(write_end, program, *(() if cwd is None else (cwd,)), *fds.values()),
+            close_fds=True, env={}, cwd="/")
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as report:
+        failed = report.read()
+    if failed:
+        child.wait()
+        code = int(failed)
+        raise OSError(code, os.strerror(code))
+    return child
+
+
 def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,
            env: Mapping[str, str] | None = None, check: bool = True) -> str:
     """Run argv quietly and return its stdout; on failure raise CommandFailed with its output's tail."""

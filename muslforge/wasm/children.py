@@ -12,8 +12,15 @@ program: the new module runs with this process's fds and its exit status (or its
 becomes this process's.
 
 What can be executed: a .wasm module inside the mounts with an execute permission bit (else EACCES;
-a file that is no wasm module: ENOEXEC), and `/bin/sh` when the user names a wasm shell (`--shell`).
-Nothing on the host runs.
+a file that is neither wasm, ELF nor a #! script: ENOEXEC), and `/bin/sh` when the user names a wasm
+shell (`--shell`). A host program (ELF or #! script) inside the mounts is EACCES, as on a noexec mount,
+and /bin/sh without --shell ENOENT, unless the user passes --allow-host-exec (ProcessOptions.host_exec),
+which leaves the sandbox: the program found at the guest path, resolved through the mounts like any
+open (a path outside them is ENOENT, a symlink's text is read in the guest's namespace), is executed
+natively by its fd (never by a host path string), with the guest's argv and envp, its fds that are not
+close-on-exec at the same numbers, and the host directory behind the guest's cwd (/ for a virtual
+one). /bin/sh is the host's own when the mounts have none. The host program then sees the whole host
+as the embedder's user does; its status and death by signal are reported like a child embedder's.
 
 A child's guest pid is its embedder's host pid (what waitpid returns and kill takes); inside, every
 guest sees itself as pid 1, its parent as 1 (getppid) as the first process of a PID namespace does with
@@ -181,28 +188,47 @@ def _strings(proc, ptr: int) -> list[bytes]:
     return out
 
 
-def _open_program(proc, path: bytes) -> int:
-    """A host fd of the module to run: a .wasm file beneath the mounts, or --shell for /bin/sh."""
+def _open_program(proc, path: bytes) -> tuple[int, bool]:
+    """A host fd of the program to run and whether it is a host program (module doc): a .wasm file
+    beneath the mounts, --shell for /bin/sh; with --allow-host-exec also an ELF or #! file beneath the
+    mounts, and the host's /bin/sh when the mounts have none."""
+    is_sh = os.path.normpath(os.fsdecode(path)) == "/bin/sh"
     shell = getattr(proc, "shell", None)
-    if shell is not None and os.path.normpath(os.fsdecode(path)) == "/bin/sh":
-        return os.open(shell, os.O_RDONLY | os.O_CLOEXEC)
+    if shell is not None and is_sh:
+        return os.open(shell, os.O_RDONLY | os.O_CLOEXEC), False
+    host_exec = getattr(proc, "host_exec", False)
+    try:
+        fd = _open_beneath(proc, path)
+    except Errno as error:
+        if is_sh and host_exec and error.errno == errno.ENOENT:
+            return os.open("/bin/sh", os.O_RDONLY | os.O_CLOEXEC), True
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o111:
+            raise Errno(errno.EACCES)
+        magic = os.pread(fd, 4, 0)
+        if magic == b"\0asm":
+            return fd, False
+        if magic == b"\x7fELF" or magic[:2] == b"#!":
+            if host_exec:
+                return fd, True
+            raise Errno(errno.EACCES)              # a host program: as on a noexec mount
+        raise Errno(errno.ENOEXEC)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_beneath(proc, path: bytes) -> int:
+    """The file at guest `path`, opened through the held directory fds (never a host path)."""
     from .files import base_dir
     with proc.ns.locate(base_dir(proc, abi.AT_FDCWD), path) as place:
         if place.device is not None:
             raise Errno(errno.EACCES)
         if place.dir.virtual or place.name is None:
             raise Errno(errno.ENOENT if place.name else errno.EACCES)
-        fd = os.open(place.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=place.dir.fd)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o111:
-            raise Errno(errno.EACCES)
-        if os.pread(fd, 4, 0) != b"\0asm":
-            raise Errno(errno.ENOEXEC)
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+        return os.open(place.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=place.dir.fd)
 
 
 def _child_argv(proc, program_fd: int, argv: list[bytes], envp: list[bytes],
@@ -223,6 +249,8 @@ def _child_argv(proc, program_fd: int, argv: list[bytes], envp: list[bytes],
         out += ["--max-memory", str(proc.max_memory)]
     if getattr(proc, "shell", None) is not None:
         out += ["--shell", proc.shell]
+    if getattr(proc, "host_exec", False):
+        out += ["--allow-host-exec"]
     out += ["--max-threads", str(proc.threads.max_threads)]
     for guest_fd, host_fd in sorted(fds.items()):
         out += ["--fd", f"{guest_fd}={host_fd}"]
@@ -269,13 +297,16 @@ def _relay(read_end: int, stream: Any) -> None:
 
 def start(proc, path: bytes, argv: list[bytes], envp: list[bytes]) -> Child:
     """Start a child embedder running the module at guest `path` (module doc)."""
-    from ..proc import spawn
+    from ..proc import spawn, spawn_native
 
-    program = _open_program(proc, path)
+    program, native = _open_program(proc, path)
     fds, relays, opened = _inherited(proc)
     try:
-        command = _child_argv(proc, program, argv, envp, fds)
-        popen = spawn(command, pass_fds=[program, *fds.values()])
+        if native:
+            popen = spawn_native(program, argv, envp, fds, proc.cwd.fd)
+        else:
+            command = _child_argv(proc, program, argv, envp, fds)
+            popen = spawn(command, pass_fds=[program, *fds.values()])
     finally:
         os.close(program)
         for fd in opened:
@@ -372,15 +403,18 @@ class ProcessOptions:
     """How this embedder process takes part in a process tree: the wasm shell that /bin/sh names,
     whether it is a child (getppid 1, death by signal re-raised on the host), the fds it inherits."""
 
-    __slots__ = ("child", "fds", "shell")
+    __slots__ = ("child", "fds", "shell", "host_exec")
 
-    def __init__(self, *, shell: str | None = None, child: bool = False, fds: dict[int, int] | None = None):
+    def __init__(self, *, shell: str | None = None, child: bool = False, fds: dict[int, int] | None = None,
+                 host_exec: bool = False):
         self.shell, self.child, self.fds = shell, child, dict(fds or {})
+        self.host_exec = host_exec
 
 
 def adopt(proc, options: ProcessOptions) -> None:
     """Apply `options` to a new Process: the inherited host fds replace the stdio streams."""
     proc.shell = options.shell
+    proc.host_exec = options.host_exec
     if options.child:
         proc.ppid = 1
         proc.fds.close_all()

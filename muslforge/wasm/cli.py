@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shell", default=None, metavar="FILE",
                         help="the wasm module that /bin/sh runs (system, popen, posix_spawn of /bin/sh); "
                              "without it /bin/sh does not exist in the sandbox")
+    parser.add_argument("--allow-host-exec", action="store_true",
+                        help="LEAVES THE SANDBOX: let execve, posix_spawn, popen and system run host "
+                             "programs (ELF or #! files found through the mounts, and the host's /bin/sh "
+                             "when no --shell is given) natively, with the user's full rights. Default: "
+                             "only .wasm modules run (a host program is EACCES, /bin/sh ENOENT)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fd", action="append", default=[], help=argparse.SUPPRESS)
     parser.add_argument("--argv0", default=None, help=argparse.SUPPRESS)
@@ -81,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mounts += [MountSpec.parse(d, read_only=True) for d in options.ro_dir]
         mounts.sort(key=lambda m: m.read_only)              # --cwd defaults to the first --dir
         fds = {int(g): int(h) for g, _, h in (item.partition("=") for item in options.fd)}
-        processes = ProcessOptions(shell=options.shell, child=options.child, fds=fds)
+        processes = ProcessOptions(shell=options.shell, child=options.child, fds=fds,
+                                    host_exec=options.allow_host_exec)
         argv0 = str(options.program) if options.argv0 is None else options.argv0
         return run(options.program, [argv0, *options.args], env=env, mounts=mounts, processes=processes,
                    cwd=options.cwd, tmp=options.tmp, trace=options.trace,

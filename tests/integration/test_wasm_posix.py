@@ -720,7 +720,7 @@ def test_processes_spawn_wait_kill(compile_c, tmp_path):
         "child: ppid 1, SPAWN_TEST=inherited\nwaitpid: 1 exited 1 status 7\nSIGCHLD: 1\n"
         "signal death: 1 10\nchild read 8: via pipe\ncat: exited 0\n"
         "child says sleeping\nkill: 0\nkilled: 1 15\nno more children: -1 No child process\n"
-        "not wasm: Exec format error\nmissing: No such file or directory\n"
+        "not wasm: Permission denied\nmissing: No such file or directory\n"
         "host /bin/sh: No such file or directory\nfork: -1 Function not implemented\n")
 
 
