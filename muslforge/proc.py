@@ -151,11 +151,13 @@ except OSError as error:
 
 
 def spawn_native(program: int, argv: Sequence[bytes], env: Sequence[bytes], fds: Mapping[int, int],
-                 cwd: int | None) -> subprocess.Popen:
+                 cwd: int | None, *, process_group: int | None = None,
+                 new_session: bool = False) -> subprocess.Popen:
     """Start the host program open at fd `program` (the wasm32 embedder's --allow-host-exec) with the
     guest's argv and env (KEY=VALUE entries), each guest fd -> host fd of `fds` at the guest's number,
     in the directory open at `cwd` (None: /). Returns once the program was exec'd; OSError with the
-    errno when it could not be (as execve reports it)."""
+    errno when it could not be (as execve reports it). `process_group` (0: a new one) and `new_session`
+    as subprocess.Popen takes them."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pairs = ",".join(f"{guest}={host}" for guest, host in sorted(fds.items()))
     argv = [os.fsdecode(a) for a in argv]
@@ -165,7 +167,7 @@ def spawn_native(program: int, argv: Sequence[bytes], env: Sequence[bytes], fds:
             [sys.executable, "-I", "-S", "-c", _NATIVE_SHIM, str(write_end), str(program),
              str(-1 if cwd is None else cwd), pairs, str(len(argv)), *argv, *env_words],
             pass_fds=(write_end, program, *(() if cwd is None else (cwd,)), *fds.values()),
-            close_fds=True, env={}, cwd="/")
+            close_fds=True, env={}, cwd="/", process_group=process_group, start_new_session=new_session)
     finally:
         os.close(write_end)
     with os.fdopen(read_end, "rb") as report:

@@ -22,12 +22,11 @@ close-on-exec at the same numbers, and the host directory behind the guest's cwd
 one). /bin/sh is the host's own when the mounts have none. The host program then sees the whole host
 as the embedder's user does; its status and death by signal are reported like a child embedder's.
 
-A child's guest pid is its embedder's host pid (what waitpid returns and kill takes); inside, every
-guest sees itself as pid 1, its parent as 1 (getppid) as the first process of a PID namespace does with
-its own children. wait4/waitpid/waitid report exit statuses and deaths by signal (a child killed by a
-fatal signal re-raises it on the host). SIGCHLD is posted to the parent when a child ends. kill()
-sends host signals to a child embedder: SIGINT/SIGTERM reach its handlers (signals.py), SIGKILL and
-others end it as Linux would. At most MAX_CHILDREN unreaped children (then EAGAIN).
+A child's guest pid is its embedder's host pid (what waitpid returns, kill takes and its getpid says);
+pids, parents, process groups, sessions and kill() between processes are tree.py's.
+wait4/waitpid/waitid report exit statuses and deaths by signal (a child killed by a fatal signal
+re-raises it on the host). SIGCHLD is posted to the parent when a child ends. At most MAX_CHILDREN
+unreaped children (then EAGAIN).
 """
 
 from __future__ import annotations
@@ -103,6 +102,22 @@ class Children:
                 child.popen.kill()
 
 
+def ended_child(proc, pid: int) -> bool:
+    """Whether `pid` is a child that ended and is not reaped yet (a zombie: kill succeeds, sends nothing)."""
+    table = getattr(proc, "children", None)
+    child = None if table is None else table.live.get(pid)
+    return child is not None and (child.popen is None or child.status is not None)
+
+
+def live_children(proc) -> list[int]:
+    """Host pids of the children still running."""
+    table = getattr(proc, "children", None)
+    if table is None:
+        return []
+    with table.cond:
+        return [c.pid for c in table.live.values() if c.popen is not None and c.status is None]
+
+
 def children(proc) -> Children:
     if getattr(proc, "children", None) is None:
         proc.children = Children(proc)
@@ -123,6 +138,8 @@ class Vfork:
         self.sigactions = dict(proc.sigactions)
         self.cwd = proc.cwd.keep()
         self.sigmask = proc.threads.current.sigmask
+        self.pgid: int | None = None               # setpgid(0, pgid) in the child (tree.py)
+        self.setsid = False
 
     def swap(self, proc) -> None:
         thread = proc.threads.current
@@ -252,6 +269,13 @@ def _child_argv(proc, program_fd: int, argv: list[bytes], envp: list[bytes],
     if getattr(proc, "host_exec", False):
         out += ["--allow-host-exec"]
     out += ["--max-threads", str(proc.threads.max_threads)]
+    from .tree import tree
+    vfork = getattr(proc, "vfork", None)
+    out += ["--tree", tree(proc).spec(replace=vfork is None)]
+    if vfork is not None and vfork.setsid:
+        out += ["--setsid"]
+    elif vfork is not None and vfork.pgid is not None:
+        out += ["--pgid", str(vfork.pgid)]
     for guest_fd, host_fd in sorted(fds.items()):
         out += ["--fd", f"{guest_fd}={host_fd}"]
     for item in envp:
@@ -303,7 +327,7 @@ def start(proc, path: bytes, argv: list[bytes], envp: list[bytes]) -> Child:
     fds, relays, opened = _inherited(proc)
     try:
         if native:
-            popen = spawn_native(program, argv, envp, fds, proc.cwd.fd)
+            popen = spawn_native(program, argv, envp, fds, proc.cwd.fd, **_native_group(proc))
         else:
             command = _child_argv(proc, program, argv, envp, fds)
             popen = spawn(command, pass_fds=[program, *fds.values()])
@@ -319,6 +343,19 @@ def start(proc, path: bytes, argv: list[bytes], envp: list[bytes]) -> Child:
     return child
 
 
+def _native_group(proc) -> dict[str, Any]:
+    """posix_spawn's POSIX_SPAWN_SETSID / SETPGROUP for a host program (tree.py)."""
+    vfork = getattr(proc, "vfork", None)
+    if vfork is None:
+        return {}
+    if vfork.setsid:
+        return {"new_session": True}
+    if vfork.pgid is not None:
+        from .tree import tree
+        return {"process_group": tree(proc).host_group_of(vfork.pgid) if vfork.pgid else 0}
+    return {}
+
+
 @syscall("execve")
 def sys_execve(proc, path, argv, envp):
     file = proc.mem.cstring(path)
@@ -328,6 +365,7 @@ def sys_execve(proc, path, argv, envp):
         children(proc).add(child)
         raise Execed(child.pid)
     proc.fds.flush()
+    proc.replaced_by = child.popen                     # signals sent to this process go on to it
     code = child.popen.wait()                          # the program is replaced: its end is ours
     for relay in child.relays:
         relay.join()
@@ -383,32 +421,20 @@ def sys_waitid(proc, idtype, id, infop, options, rusage=0):
     return 0
 
 
-def kill_child(proc, pid: int, sig: int) -> bool:
-    """kill() to a child's pid: True when `pid` is one (the signal sent), False when it is not."""
-    table = getattr(proc, "children", None)
-    child = None if table is None else table.live.get(pid)
-    if child is None:
-        return False
-    if sig and child.popen is not None and child.status is None:
-        try:
-            os.kill(child.popen.pid, sig)
-        except ProcessLookupError:
-            pass
-    return True
-
-
 # ---- the child side ------------------------------------------------------------------------------
 
 class ProcessOptions:
     """How this embedder process takes part in a process tree: the wasm shell that /bin/sh names,
     whether it is a child (getppid 1, death by signal re-raised on the host), the fds it inherits."""
 
-    __slots__ = ("child", "fds", "shell", "host_exec")
+    __slots__ = ("child", "fds", "shell", "host_exec", "tree", "pgid", "setsid")
 
     def __init__(self, *, shell: str | None = None, child: bool = False, fds: dict[int, int] | None = None,
-                 host_exec: bool = False):
+                 host_exec: bool = False, tree: str | None = None, pgid: int | None = None,
+                 setsid: bool = False):
         self.shell, self.child, self.fds = shell, child, dict(fds or {})
         self.host_exec = host_exec
+        self.tree, self.pgid, self.setsid = tree, pgid, setsid      # tree.py: where a child stands
 
 
 def adopt(proc, options: ProcessOptions) -> None:
@@ -416,10 +442,31 @@ def adopt(proc, options: ProcessOptions) -> None:
     proc.shell = options.shell
     proc.host_exec = options.host_exec
     if options.child:
-        proc.ppid = 1
+        from .tree import Tree
+        proc.tree = Tree.parse(options.tree) if options.tree else Tree(ppid=1)
+        if proc.tree.replaces:
+            _die_with_parent()
+        if options.setsid:
+            os.setsid()
+        elif options.pgid is not None:
+            os.setpgid(0, proc.tree.host_group_of(options.pgid) if options.pgid else 0)
         proc.fds.close_all()
+        shared: dict[int, Any] = {}                  # guest fds that were dups share one description
         for guest_fd, host_fd in options.fds.items():
-            proc.fds.install(_adopted_file(host_fd), guest_fd)
+            if host_fd not in shared:
+                shared[host_fd] = _adopted_file(host_fd)
+            proc.fds.install(shared[host_fd], guest_fd)
+
+
+def _die_with_parent() -> None:
+    """The program an execve started ends with the process it replaced (killed by SIGKILL too)."""
+    import ctypes
+    import signal
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:                      # it ended before the prctl
+        os._exit(128 + signal.SIGKILL)
 
 
 def _adopted_file(host_fd: int):
@@ -446,7 +493,8 @@ def reraise_death(proc) -> None:
     import signal
 
     sig = getattr(proc, "death_signal", None)
-    if sig and getattr(proc, "ppid", 0) == 1:
+    t = getattr(proc, "tree", None)
+    if sig and t is not None and (t.replaces or not t.is_root):
         sys.stdout.flush()
         sys.stderr.flush()
         signal.signal(sig, signal.SIG_DFL)

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                              "only .wasm modules run (a host program is EACCES, /bin/sh ENOENT)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fd", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--tree", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--pgid", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--setsid", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--argv0", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set an environment variable for the guest (repeatable)")
@@ -87,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mounts.sort(key=lambda m: m.read_only)              # --cwd defaults to the first --dir
         fds = {int(g): int(h) for g, _, h in (item.partition("=") for item in options.fd)}
         processes = ProcessOptions(shell=options.shell, child=options.child, fds=fds,
-                                    host_exec=options.allow_host_exec)
+                                    host_exec=options.allow_host_exec, tree=options.tree,
+                                    pgid=options.pgid, setsid=options.setsid)
         argv0 = str(options.program) if options.argv0 is None else options.argv0
         return run(options.program, [argv0, *options.args], env=env, mounts=mounts, processes=processes,
                    cwd=options.cwd, tmp=options.tmp, trace=options.trace,

@@ -398,7 +398,14 @@ _POLLIN, _POLLOUT, _POLLNVAL = 0x1, 0x4, 0x20
 
 @syscall("ppoll_time64")
 def sys_ppoll(proc, fds, nfds, timeout, sigmask=0, sigsetsize=0):
-    """poll(2) over host fds; a stream without a host fd is always ready. The sigmask is not applied."""
+    """poll(2) over host fds; a stream without a host fd is always ready; the sigmask is in force
+    while it waits (signals.wait_mask)."""
+    from .signals import wait_mask
+    with wait_mask(proc, sigmask, sigsetsize):
+        return _ppoll(proc, fds, nfds, timeout)
+
+
+def _ppoll(proc, fds, nfds, timeout):
     if not 0 <= nfds <= 1024:
         raise Errno(errno.EINVAL)
     entries = [_POLLFD.unpack_from(proc.mem.read(fds, 8 * nfds), 8 * i) for i in range(nfds)]
@@ -435,9 +442,10 @@ def _timeout_ms(proc, timeout: int) -> int:
 
 def _sleep(proc, wait_ms: int | None) -> list:
     """Nothing to watch: sleep for the timeout, -EINTR when a signal for the thread comes first. For
-    ever (pause()) only with threads: another thread can send one; a lone thread would hang (refused)."""
-    if wait_ms is None and proc.threads.spawner is None:
-        raise Errno(errno.EINVAL)
+    ever (pause()) only with threads or signal handlers (another thread, a timer, another process can
+    send one); else it would hang (refused)."""
+    if wait_ms is None and proc.threads.spawner is None and not proc.threads.async_signals:
+        raise Errno(errno.EINVAL)                   # nothing could ever end the wait
     deadline = None if wait_ms is None else time.monotonic_ns() + wait_ms * 1_000_000
     if proc.threads.sleep_until(deadline):
         raise Errno(errno.EINTR)

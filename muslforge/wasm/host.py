@@ -8,6 +8,7 @@ to stderr; 0 when _start returns.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -672,6 +673,12 @@ class Instance:
     def _host_signal(self, sig: int, post: bool) -> bool:
         """SIGINT/SIGTERM sent to the embedder: True when the guest handles or ignores it itself
         (posted to it when `post`), False when the host's default action (stop) applies."""
+        replaced = getattr(self.proc, "replaced_by", None)
+        if replaced is not None and replaced.returncode is None:
+            if post:                      # after execve: the new program is this process now
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(replaced.pid, sig)
+            return True
         if not signals.guest_takes(self.proc, sig):
             return False
         if post:
@@ -691,7 +698,7 @@ class Instance:
             self.proc.fds.flush()
 
     def _stopped(self, status: int) -> int:
-        if self.proc.stopper.status in (130, 143) and status == self.proc.stopper.status:
+        if 128 < status < 128 + abi.NSIG and status == self.proc.stopper.status:
             self.proc.death_signal = status - 128        # a child embedder re-raises it (children.py)
         if status == TIMEOUT_STATUS and self.proc.stopper.status == TIMEOUT_STATUS:
             self.proc.log(f"muslforge.wasm: {self.name}: stopped: it ran past the time limit "

@@ -1,6 +1,8 @@
-"""Limits and control for a running guest: --timeout, --max-memory, SIGINT/SIGTERM.
+"""Limits and control for a running guest: --timeout, --max-memory, signals sent to the embedder.
 
-A guest that handles or ignores SIGINT/SIGTERM itself (sigaction) gets the signal instead, delivered
+SIGINT and SIGTERM stop the guest; so do SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 (another guest of the
+tree sends those with kill(), tree.py), while SIGWINCH is ignored, as their default actions are.
+A guest that handles or ignores one of them itself (sigaction) gets the signal instead, delivered
 through the same epoch mechanism (signals.py). wasm code cannot be interrupted by a signal, so stopping
 uses wasmtime's epoch interruption: the store's
 deadline is one epoch ahead and a watcher thread bumps the engine's epoch when the guest must stop,
@@ -24,7 +26,9 @@ from typing import Any, Callable
 from .errors import EmbedderError
 
 TIMEOUT_STATUS = 124
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+            signal.SIGWINCH)
+_IGNORED = (signal.SIGWINCH,)              # default action: nothing
 _SIZE = re.compile(r"(\d+)([KMG]?)(i?B?)?", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -96,6 +100,8 @@ class Stopper:
     def _handler(self, sig: int, frame: Any) -> None:
         if sig != signal.SIGALRM and self.guest is not None and self.guest(sig, False):
             return                           # the watcher posts it to the guest
+        if sig in _IGNORED:
+            return
         status = self.status if sig == signal.SIGALRM else 128 + sig
         if status is None:
             return
@@ -122,7 +128,8 @@ class Stopper:
             if not data:
                 return
             for sig in data:
-                if sig in _SIGNALS and not (self.guest is not None and self.guest(sig, True)):
+                if sig in _SIGNALS and not (self.guest is not None and self.guest(sig, True)) and \
+                        sig not in _IGNORED:
                     self._stop(128 + sig)
 
     def _stop(self, status: int) -> None:

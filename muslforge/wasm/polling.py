@@ -112,9 +112,20 @@ def _write_set(proc, ptr: int, nfds: int, fds: set[int]) -> None:
         proc.mem.write(ptr, bits.to_bytes((nfds + 31) // 32 * 4, "little"))
 
 
+_SIGMASK_ARG = struct.Struct("<II")          # pselect6's 6th argument: {const sigset_t *ss; size_t ss_len}
+
+
 @syscall("pselect6_time64")
 def sys_pselect6(proc, nfds, readfds, writefds, exceptfds, timeout, sigmask_arg):
-    """select(2): the fd sets are bit arrays of 32-bit words; the signal mask argument is not applied."""
+    """select(2): the fd sets are bit arrays of 32-bit words; the signal mask is in force while it
+    waits (signals.wait_mask)."""
+    from .signals import wait_mask
+    mask, size = _SIGMASK_ARG.unpack(proc.mem.read(sigmask_arg, 8)) if sigmask_arg else (0, 0)
+    with wait_mask(proc, mask, size):
+        return _select(proc, nfds, readfds, writefds, exceptfds, timeout)
+
+
+def _select(proc, nfds, readfds, writefds, exceptfds, timeout):
     if not 0 <= nfds <= _FD_SETSIZE:
         raise Errno(errno.EINVAL)
     sets = [_read_set(proc, ptr, nfds) for ptr in (readfds, writefds, exceptfds)]
@@ -201,13 +212,18 @@ def _is_regular(hostfd: int) -> bool:
 
 @syscall("epoll_pwait")
 def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask=0, sigsetsize=0):
-    """Ready entries of the interest list, level-triggered (module doc); the sigmask is not applied."""
-    return _epoll_wait(proc, epfd, events, maxevents, None if timeout < 0 else timeout)
+    """Ready entries of the interest list, level-triggered (module doc); the sigmask is in force while
+    it waits (signals.wait_mask)."""
+    from .signals import wait_mask
+    with wait_mask(proc, sigmask, sigsetsize):
+        return _epoll_wait(proc, epfd, events, maxevents, None if timeout < 0 else timeout)
 
 
 @syscall("epoll_pwait2")
 def sys_epoll_pwait2(proc, epfd, events, maxevents, timeout, sigmask=0, sigsetsize=0):
-    return _epoll_wait(proc, epfd, events, maxevents, _timeout_ms(proc, timeout))
+    from .signals import wait_mask
+    with wait_mask(proc, sigmask, sigsetsize):
+        return _epoll_wait(proc, epfd, events, maxevents, _timeout_ms(proc, timeout))
 
 
 def _epoll_wait(proc, epfd: int, events: int, maxevents: int, wait_ms: int | None) -> int:

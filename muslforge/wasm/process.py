@@ -30,9 +30,9 @@ from . import abi
 from ._registry import syscall
 from .errors import Errno, ProcessExit
 from .guest import u32
+from .tree import tree
 
-PID = 1
-PPID = 0
+PID = 1                  # the first guest's; a child embedder's guest has its own (tree.py)
 SIGPIPE = 13
 _STOP_SIGNALS = frozenset({19, 20, 21, 22})        # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
 _RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
@@ -42,12 +42,12 @@ _RLIMIT = struct.Struct("<QQ")
 
 @syscall("getpid")
 def sys_getpid(proc):
-    return PID
+    return tree(proc).pid
 
 
 @syscall("getppid")
 def sys_getppid(proc):
-    return getattr(proc, "ppid", PPID)        # 1 in a child embedder (children.py)
+    return tree(proc).ppid
 
 
 @syscall("getuid", "geteuid")
@@ -86,7 +86,7 @@ RLIMIT_NOFILE_MAX = 1024
 def sys_prlimit64(proc, pid, resource, new_limit, old_limit):
     """RLIMIT_NOFILE is enforced by the fd table (hard limit 1024); RLIMIT_AS and RLIMIT_DATA report
     --max-memory (else 4 GiB); other limits report what the guest set (else unlimited)."""
-    if pid not in (0, PID):
+    if pid not in (0, tree(proc).pid):
         raise Errno(errno.ESRCH)
     if not 0 <= resource < 16:
         raise Errno(errno.EINVAL)
@@ -252,6 +252,7 @@ def deliver(proc, sig: int) -> int | None:
     """Deliver one signal now; the handler's sa_flags when a handler ran, else None."""
     raw = proc.sigactions.get(sig, bytes(abi.SIGACTION_SIZE))
     handler, flags, _, mask = _SIGACTION.unpack(raw)
+    queued = proc.threads.current.siginfo.pop(sig, None)      # sigqueue's, else SI_TKILL's
     function = None if handler in (abi.SIG_DFL, abi.SIG_IGN) else proc.guest_function(handler)
     if sig == abi.SIGKILL or handler == abi.SIG_DFL or (handler != abi.SIG_IGN and function is None):
         if proc.trace and handler not in (abi.SIG_DFL, abi.SIG_IGN):
@@ -263,11 +264,11 @@ def deliver(proc, sig: int) -> int | None:
         raise ProcessExit(128 + sig)
     if handler == abi.SIG_IGN:
         return None
-    _run_handler(proc, sig, function, flags, mask)
+    _run_handler(proc, sig, function, flags, mask, queued)
     return flags
 
 
-def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
+def _run_handler(proc, sig: int, function, flags: int, mask: int, queued: bytes | None = None) -> None:
     """Call the handler with the signal (and sa_mask) blocked; afterwards the mask is the one the
     handler left in its ucontext's uc_sigmask (SA_SIGINFO), as sigreturn restores it on Linux."""
     thread = proc.threads.current
@@ -284,7 +285,7 @@ def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
             info = proc.signal_scratch()
             context_at = info + 256
             proc.mem.fill(info, 512)
-            proc.mem.write(info, struct.pack("<iiiII", sig, 0, _SI_TKILL, PID, os.getuid()))
+            proc.mem.write(info, queued or struct.pack("<iiiII", sig, 0, _SI_TKILL, tree(proc).pid, os.getuid()))
             proc.mem.store_u64(context_at + _UC_SIGMASK, saved)
             function(context, sig, info, context_at)
             saved = _unblockable(struct.unpack("<Q", proc.mem.read(context_at + _UC_SIGMASK, 8))[0])
@@ -298,14 +299,13 @@ def _run_handler(proc, sig: int, function, flags: int, mask: int) -> None:
 
 @syscall("kill")
 def sys_kill(proc, pid, sig):
-    if pid not in (PID, 0, -1, -PID):
-        from .children import kill_child
-        if sig and not 0 < sig < abi.NSIG:
-            raise Errno(errno.EINVAL)
-        if kill_child(proc, pid, sig):
-            return 0
-        raise Errno(errno.ESRCH)
-    return send_self(proc, sig)
+    """The caller itself now; its parent, children and process groups through the host (tree.py)."""
+    if sig and not 0 < sig < abi.NSIG:
+        raise Errno(errno.EINVAL)
+    from .tree import kill
+    if kill(proc, pid, sig):
+        return send_self(proc, sig)
+    return 0
 
 
 @syscall("tkill")
@@ -320,16 +320,21 @@ def sys_tkill(proc, tid, sig):
 
 @syscall("tgkill")
 def sys_tgkill(proc, tgid, tid, sig):
-    if tgid != PID:
+    if tgid != tree(proc).pid:
         raise Errno(errno.ESRCH)
     return sys_tkill(proc, tid, sig)
 
 
-@syscall("getpgid", "getsid")
+@syscall("getpgid")
 def sys_getpgid(proc, pid):
-    if pid not in (0, PID):
-        raise Errno(errno.ESRCH)
-    return PID
+    from .tree import getpgid
+    return getpgid(proc, pid)
+
+
+@syscall("getsid")
+def sys_getsid(proc, pid):
+    from .tree import getsid
+    return getsid(proc, pid)
 
 
 @syscall("getgroups")

@@ -16,6 +16,7 @@ rt_sigtimedwait, rt_sigqueueinfo and rt_tgsigqueueinfo.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import struct
@@ -163,6 +164,28 @@ def _read_set(proc, addr: int, sigsetsize: int) -> int:
     return struct.unpack("<Q", proc.mem.read(addr, 8))[0]
 
 
+@contextlib.contextmanager
+def wait_mask(proc, mask_ptr: int, sigsetsize: int):
+    """The signal mask of ppoll, pselect6 and epoll_pwait, in force for the call's wait: a signal it
+    blocks does not end the wait; one it lets through ends it with EINTR, and its handler runs with
+    that mask still in force (as Linux runs it before restoring the saved mask). Without a mask
+    (NULL), nothing changes."""
+    if not mask_ptr:
+        yield
+        return
+    thread = proc.threads.current
+    new = _unblockable(_read_set(proc, mask_ptr, sigsetsize))
+    old, thread.sigmask = thread.sigmask, new
+    try:
+        yield
+    except Errno as error:
+        if error.errno == errno.EINTR:
+            deliver_pending(proc)
+        raise
+    finally:
+        thread.sigmask = old
+
+
 @syscall("rt_sigsuspend")
 def sys_rt_sigsuspend(proc, mask, sigsetsize):
     """Wait with `mask` for a signal; its handler runs with `mask` in force, then the old mask is back
@@ -202,17 +225,22 @@ def sys_rt_sigtimedwait(proc, set_ptr, info, timeout, sigsetsize):
     sig = (ready & -ready).bit_length()
     with group.lock:
         thread.pending &= ~_bit(sig)
+    queued = thread.siginfo.pop(sig, None)
     if info:
         proc.mem.fill(info, _SIGINFO_SIZE)
-        proc.mem.write(info, struct.pack("<iii", sig, 0, 0))
+        proc.mem.write(info, queued or struct.pack("<iii", sig, 0, 0))
     return sig
 
 
 @syscall("rt_sigqueueinfo")
 def sys_rt_sigqueueinfo(proc, pid, sig, info):
-    """sigqueue() to this process (the value is not passed to the handler: its siginfo is SI_TKILL's)."""
+    """sigqueue(): to this process, its siginfo (si_code, si_value) reaches an SA_SIGINFO handler or
+    sigwaitinfo; to another process it is a plain signal (the host passes no value between them)."""
     from .process import sys_kill
-    proc.mem.view(info, _SIGINFO_SIZE)
+    from .tree import tree
+    data = proc.mem.read(info, _SIGINFO_SIZE)
+    if pid in (0, tree(proc).pid) and 0 < sig < abi.NSIG:
+        proc.threads.current.siginfo[sig] = struct.pack("<i", sig) + data[4:]
     return sys_kill(proc, pid, sig)
 
 

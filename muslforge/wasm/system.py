@@ -22,7 +22,7 @@ from ._registry import syscall
 from .errors import Errno
 from .files import _iovecs, base_dir, seekable
 from .guest import u32
-from .process import PID
+from .tree import tree
 
 # struct statfs64 on an ILP32 arch: type, bsize, blocks, bfree, bavail, files, ffree, fsid[2], namelen,
 # frsize, flags, spare[4]: 88 bytes.
@@ -171,16 +171,25 @@ def sys_getresgid(proc, r, e, s):
 
 @syscall("setpgid")
 def sys_setpgid(proc, pid, pgid):
-    if pid not in (0, PID):
-        raise Errno(errno.ESRCH)
-    if pgid not in (0, PID):
-        raise Errno(errno.EPERM)
-    return 0
+    """tree.py; in posix_spawn's child (POSIX_SPAWN_SETPGROUP) the choice is kept for the exec."""
+    vfork = getattr(proc, "vfork", None)
+    if vfork is not None and pid == 0:
+        if pgid < 0:
+            raise Errno(errno.EINVAL)
+        vfork.pgid = pgid
+        return 0
+    from .tree import setpgid
+    return setpgid(proc, pid, pgid)
 
 
 @syscall("setsid")
 def sys_setsid(proc):
-    raise Errno(errno.EPERM)               # already a process group leader (pgid == pid)
+    vfork = getattr(proc, "vfork", None)
+    if vfork is not None:                  # posix_spawn's child (POSIX_SPAWN_SETSID)
+        vfork.setsid = True
+        return 0
+    from .tree import setsid
+    return setsid(proc)
 
 
 @syscall("capget")
@@ -190,7 +199,7 @@ def sys_capget(proc, header, data):
     if version not in (0x19980330, 0x20071026, 0x20080522):
         proc.mem.write(header, (0x20080522).to_bytes(4, "little"))
         raise Errno(errno.EINVAL)
-    if pid not in (0, PID):
+    if pid not in (0, tree(proc).pid):
         raise Errno(errno.ESRCH)
     if data:
         proc.mem.fill(data, 12 if version == 0x19980330 else 24)
@@ -199,22 +208,22 @@ def sys_capget(proc, header, data):
 
 # ---- priorities and scheduling -------------------------------------------------------------------
 
-def _who(which: int, who: int) -> None:
+def _who(proc, which: int, who: int) -> None:
     if which not in (0, 1, 2):             # PRIO_PROCESS, PRIO_PGRP, PRIO_USER
         raise Errno(errno.EINVAL)
-    if which in (0, 1) and who not in (0, PID) or which == 2 and who not in (0, os.getuid()):
+    if which in (0, 1) and who not in (0, tree(proc).pid) or which == 2 and who not in (0, os.getuid()):
         raise Errno(errno.ESRCH)
 
 
 @syscall("getpriority")
 def sys_getpriority(proc, which, who):
-    _who(which, who)
+    _who(proc, which, who)
     return 20 - getattr(proc, "nice", 0)        # the kernel's encoding: 20 - nice, 1..40
 
 
 @syscall("setpriority")
 def sys_setpriority(proc, which, who, value):
-    _who(which, who)
+    _who(proc, which, who)
     value = max(-20, min(19, value))
     if value < getattr(proc, "nice", 0):
         raise Errno(errno.EACCES)
@@ -225,29 +234,29 @@ def sys_setpriority(proc, which, who, value):
 _SCHED_OTHER, _SCHED_FIFO, _SCHED_RR, _SCHED_BATCH, _SCHED_IDLE = 0, 1, 2, 3, 5
 
 
-def _pid(pid: int) -> None:
+def _pid(proc, pid: int) -> None:
     if pid < 0:
         raise Errno(errno.EINVAL)
-    if pid not in (0, PID):
+    if pid not in (0, tree(proc).pid):
         raise Errno(errno.ESRCH)
 
 
 @syscall("sched_getscheduler")
 def sys_sched_getscheduler(proc, pid):
-    _pid(pid)
+    _pid(proc, pid)
     return _SCHED_OTHER
 
 
 @syscall("sched_getparam")
 def sys_sched_getparam(proc, pid, param):
-    _pid(pid)
+    _pid(proc, pid)
     proc.mem.write(param, bytes(4))
     return 0
 
 
 @syscall("sched_setscheduler")
 def sys_sched_setscheduler(proc, pid, policy, param):
-    _pid(pid)
+    _pid(proc, pid)
     priority = struct.unpack("<i", proc.mem.read(param, 4))[0]
     if policy in (_SCHED_FIFO, _SCHED_RR):
         raise Errno(errno.EPERM)
@@ -258,7 +267,7 @@ def sys_sched_setscheduler(proc, pid, policy, param):
 
 @syscall("sched_setparam")
 def sys_sched_setparam(proc, pid, param):
-    _pid(pid)
+    _pid(proc, pid)
     if struct.unpack("<i", proc.mem.read(param, 4))[0] != 0:
         raise Errno(errno.EINVAL)
     return 0
@@ -280,14 +289,14 @@ def sys_sched_get_priority_min(proc, policy):
 
 @syscall("sched_rr_get_interval_time64")
 def sys_sched_rr_get_interval(proc, pid, ts):
-    _pid(pid)
+    _pid(proc, pid)
     proc.mem.write(ts, abi.TIMESPEC.pack(0, 100_000_000))
     return 0
 
 
 @syscall("sched_getattr")
 def sys_sched_getattr(proc, pid, attr, size, flags):
-    _pid(pid)
+    _pid(proc, pid)
     if flags or u32(size) < 48:
         raise Errno(errno.EINVAL)
     proc.mem.write(attr, struct.pack("<IIQiIQQQ", 48, _SCHED_OTHER, 0, getattr(proc, "nice", 0), 0, 0, 0, 0))

@@ -70,6 +70,7 @@ class GuestThread:
         self.handler_depth = 0             # SA_ONSTACK handlers running on this thread (SS_ONSTACK)
         self.epoch_callback: Any = None    # signals.install: its store's epoch deadline callback
         self.async_error: BaseException | None = None   # why a handler run at a safe point failed
+        self.siginfo: dict[int, bytes] = {}    # sigqueue's siginfo of a pending signal (si_value)
 
     def interrupt(self) -> None:
         """End whatever wait this thread is blocked in (it then looks at why)."""

@@ -22,7 +22,7 @@ def _run(wasm, *args, options=(), root, timeout=60):
     """The program in an embedder process of its own (children need one), bounded in time and memory."""
     command = [sys.executable, "-m", "muslforge.wasm", "--dir", str(root), "--cwd", str(root),
                "--timeout", str(timeout), "--max-memory", "256M", *options, str(wasm), *args]
-    done = subprocess.run(["prlimit", "--nproc=4000", "--as=8000000000", *command], cwd=CHECKOUT,
+    done = subprocess.run(["prlimit", f"--as={16 << 30}", *command], cwd=CHECKOUT,
                           capture_output=True, text=True, timeout=timeout + 30)
     return done.returncode, done.stdout, done.stderr
 
@@ -157,3 +157,303 @@ def test_execve_of_a_host_program_replaces_the_guest(compile_c, tmp_path):
     status, out, err = _run(compile_c("hostexec", HOST_EXEC_C), "exec", options=["--allow-host-exec"],
                             root=tmp_path)
     assert (status, out, err) == (5, "replaced\n", "")
+
+
+TREE_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+static volatile sig_atomic_t usr1, usr2, queued_value, queued_code;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+    usr1++;
+    if (si->si_code == SI_QUEUE) { queued_value = si->si_value.sival_int; queued_code = 1; }
+}
+static void on_usr2(int sig) { usr2++; }
+
+static void handlers(void)
+{
+    struct sigaction a = {.sa_sigaction = on_usr1, .sa_flags = SA_SIGINFO};
+    sigaction(SIGUSR1, &a, 0);
+    signal(SIGUSR2, on_usr2);
+}
+
+/* wait for a signal without a syscall loop: sigsuspend until the flag is set */
+static void await(volatile sig_atomic_t *flag)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    while (!*flag) sigsuspend(&none);
+}
+
+static pid_t spawn(const char *mode, int out_fd, int setpgroup)
+{
+    pid_t pid;
+    char *argv[] = {"tree.wasm", (char *)mode, 0};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    if (setpgroup) { posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP); posix_spawnattr_setpgroup(&at, 0); }
+    int e = posix_spawn(&pid, "./tree.wasm", &fa, &at, argv, environ);
+    if (e) { printf("spawn %s: %s\n", mode, strerror(e)); exit(1); }
+    return pid;
+}
+
+static void ready_line(int fd)
+{
+    char c;
+    while (read(fd, &c, 1) == 1 && c != '\n') ;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int child(const char *mode)
+{
+    handlers();
+    if (!strcmp(mode, "to-parent")) {
+        printf("child: pid is mine %d, ppid %d, pgid %d, sid %d\n", getpid() > 1, getppid(), getpgid(0),
+               getsid(0));
+        return kill(getppid(), SIGUSR2) ? 1 : 0;
+    }
+    if (!strcmp(mode, "wait-usr1")) {
+        printf("ready\n");
+        fflush(stdout);
+        await(&usr1);
+        return 33;
+    }
+    if (!strcmp(mode, "leader")) {          /* its own group, with a grandchild in it */
+        int p[2];
+        pipe(p);
+        pid_t gc = spawn("wait-usr1", p[1], 0);
+        close(p[1]);
+        ready_line(p[0]);
+        printf("leader: pgid is pid %d, grandchild's %d\n", getpgid(0) == getpid(), getpgid(gc) == getpid());
+        printf("ready\n");
+        fflush(stdout);
+        await(&usr1);
+        return wait_status(gc) + 1;
+    }
+    if (!strncmp(mode, "exec-", 5)) {       /* the same process, another program */
+        char *args[] = {"tree.wasm", (char *)mode + 5, 0};
+        execve("./tree.wasm", args, environ);
+        return 98;
+    }
+    if (!strcmp(mode, "session")) {
+        pid_t sid = setsid();
+        printf("session: setsid %d, getsid %d, setsid again %d %s\n", sid == getpid(), getsid(0) == getpid(),
+               setsid(), strerror(errno));
+        return 0;
+    }
+    return 99;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "root")) return child(argv[1]);
+    setvbuf(stdout, 0, _IONBF, 0);
+    handlers();
+    printf("root: pid %d ppid %d pgid %d sid %d, setsid %d %s, setpgid %d\n", getpid(), getppid(),
+           getpgid(0), getsid(0), setsid(), strerror(errno), setpgid(0, 0));
+
+    /* sigqueue to itself: the value reaches the SA_SIGINFO handler */
+    sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 42});
+    printf("sigqueue: %d handled, SI_QUEUE %d, value %d\n", usr1, queued_code, queued_value);
+
+    /* child -> parent */
+    pid_t pid = spawn("to-parent", -1, 0);
+    await(&usr2);
+    printf("child signalled its parent: %d, child exit %d\n", usr2, wait_status(pid));
+
+    /* parent -> child, a handler in a child blocked in sigsuspend */
+    int p[2];
+    pipe(p);
+    pid = spawn("wait-usr1", p[1], 0);
+    ready_line(p[0]);
+    printf("kill child: %d, exit %d\n", kill(pid, SIGUSR1), wait_status(pid));
+
+    /* after execve the pid, the parent and signals to it are the same */
+    usr2 = 0;
+    pid = spawn("exec-to-parent", -1, 0);
+    await(&usr2);
+    printf("exec'd child signalled its parent: %d, exit %d\n", usr2, wait_status(pid));
+    pid = spawn("exec-wait-usr1", p[1], 0);
+    ready_line(p[0]);
+    printf("kill exec'd child: %d, exit %d\n", kill(pid, SIGUSR1), wait_status(pid));
+
+    /* kill(0): the caller's group (1) holds the caller and its child */
+    usr1 = 0;
+    pid = spawn("wait-usr1", p[1], 0);
+    ready_line(p[0]);
+    printf("kill(0): %d, child exit %d, root got it %d\n", kill(0, SIGUSR1), wait_status(pid), usr1);
+
+    /* kill(-pgid) to a group the child made: its grandchild is in it too */
+    pid = spawn("leader", p[1], 1);
+    char line[128] = {0};
+    for (int i = 0; i < (int)sizeof line - 1 && read(p[0], line + i, 1) == 1 && line[i] != '\n'; i++) ;
+    printf("%s", line);
+    ready_line(p[0]);
+    printf("getpgid(child) %d, kill(-pgid): %d, leader exit %d\n", getpgid(pid) == pid, kill(-pid, SIGUSR1),
+           wait_status(pid));
+
+    pid = spawn("session", -1, 0);
+    printf("session child exit %d\n", wait_status(pid));
+
+    /* nothing outside the tree: the test runner's pid and group, a made-up pid */
+    pid_t runner = atoi(argv[2]), runner_group = atoi(argv[3]);
+    printf("kill runner: %d %s\n", kill(runner, SIGTERM), strerror(errno));
+    errno = 0;
+    printf("kill runner's group: %d %s\n", kill(-runner_group, SIGTERM), strerror(errno));
+    errno = 0;
+    printf("getpgid runner: %d %s\n", getpgid(runner), strerror(errno));
+    errno = 0;
+    printf("setpgid into the runner's group: %d %s\n", setpgid(0, runner_group), strerror(errno));
+    usr2 = 0;
+    printf("kill(-1): %d, root untouched %d\n", kill(-1, SIGUSR2), usr2 == 0);
+    return 0;
+}
+'''
+
+
+def test_signals_across_the_process_tree_and_groups(compile_c, tmp_path):
+    shutil.copy(compile_c("tree", TREE_C), tmp_path / "tree.wasm")
+    os.chmod(tmp_path / "tree.wasm", 0o755)
+    status, out, err = _run(tmp_path / "tree.wasm", "root", str(os.getpid()), str(os.getpgid(0)), root=tmp_path)
+    assert (status, err) == (0, "")
+    assert out == (
+        "root: pid 1 ppid 0 pgid 1 sid 1, setsid -1 Operation not permitted, setpgid 0\n"
+        "sigqueue: 1 handled, SI_QUEUE 1, value 42\n"
+        "child: pid is mine 1, ppid 1, pgid 1, sid 1\n"
+        "child signalled its parent: 1, child exit 0\n"
+        "kill child: 0, exit 33\n"
+        "child: pid is mine 1, ppid 1, pgid 1, sid 1\n"
+        "exec'd child signalled its parent: 1, exit 0\n"
+        "kill exec'd child: 0, exit 33\n"
+        "kill(0): 0, child exit 33, root got it 1\n"
+        "leader: pgid is pid 1, grandchild's 1\n"
+        "getpgid(child) 1, kill(-pgid): 0, leader exit 34\n"
+        "session: setsid 1, getsid 1, setsid again -1 Operation not permitted\n"
+        "session child exit 0\n"
+        "kill runner: -1 No such process\nkill runner's group: -1 No such process\n"
+        "getpgid runner: -1 No such process\n"
+        "setpgid into the runner's group: -1 Operation not permitted\n"
+        "kill(-1): 0, root untouched 1\n")
+
+
+WAIT_MASKS_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t hits;
+static void on_usr1(int sig) { hits++; }
+static int pipefd[2], ep;
+static timer_t timer;
+
+static void arm(long ms)
+{
+    struct itimerspec ts = {{0, 0}, {0, ms * 1000000}};
+    timer_settime(timer, 0, &ts, 0);
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* one wait of 300 ms on a pipe nobody writes, with `mask` in force */
+static int wait_with(const char *how, const sigset_t *mask)
+{
+    struct timespec ts = {0, 300000000};
+    if (!strcmp(how, "ppoll")) {
+        struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+        return ppoll(&p, 1, &ts, mask);
+    }
+    if (!strcmp(how, "pselect")) {
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(pipefd[0], &r);
+        return pselect(pipefd[0] + 1, &r, 0, 0, &ts, mask);
+    }
+    struct epoll_event ev;
+    return epoll_pwait(ep, &ev, 1, 300, mask);
+}
+
+static void check(const char *how)
+{
+    sigset_t usr1, none, now;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigemptyset(&none);
+
+    /* blocked outside, let through by the call's mask: EINTR, the handler runs, the mask is back */
+    sigprocmask(SIG_SETMASK, &usr1, 0);
+    hits = 0;
+    arm(50);
+    errno = 0;
+    int r = wait_with(how, &none);
+    int e = errno;
+    sigprocmask(SIG_SETMASK, 0, &now);
+    printf("%s unblocked by its mask: %d %s, handled %d, still blocked after %d\n", how, r, strerror(e), hits,
+           sigismember(&now, SIGUSR1));
+
+    /* let through outside, blocked by the call's mask: the wait runs out, the handler runs after */
+    sigprocmask(SIG_SETMASK, &none, 0);
+    hits = 0;
+    arm(50);
+    long t0 = now_ms();
+    r = wait_with(how, &usr1);
+    long waited = now_ms() - t0;
+    printf("%s blocked by its mask: %d after >= 250 ms %d, handled after the call %d\n", how, r, waited >= 250,
+           hits);
+}
+
+int main(void)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    signal(SIGUSR1, on_usr1);
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    timer_create(CLOCK_MONOTONIC, &sev, &timer);
+    pipe(pipefd);
+    ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN};
+    epoll_ctl(ep, EPOLL_CTL_ADD, pipefd[0], &ev);
+    check("ppoll");
+    check("pselect");
+    check("epoll_pwait");
+    return 0;
+}
+'''
+
+
+def test_wait_masks_of_ppoll_pselect_and_epoll_pwait(compile_c, tmp_path):
+    status, out, err = _run(compile_c("masks", WAIT_MASKS_C), root=tmp_path)
+    assert (status, err) == (0, "")
+    assert out == "".join(
+        f"{how} unblocked by its mask: -1 Interrupted system call, handled 1, still blocked after 1\n"
+        f"{how} blocked by its mask: 0 after >= 250 ms 1, handled after the call 1\n"
+        for how in ("ppoll", "pselect", "epoll_pwait"))
