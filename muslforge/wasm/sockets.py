@@ -277,16 +277,26 @@ def sys_socketpair(proc, domain, type_, protocol, fds):
 
 @syscall("bind")
 def sys_bind(proc, fd, addr, addrlen):
+    return _attach(proc, fd, addr, addrlen, connect=False)
+
+
+def _attach(proc, fd: int, addr: int, addrlen: int, *, connect: bool) -> int:
+    """bind or connect: an AF_UNIX path beneath the held directory fds (created by bind), any other
+    address only where the policy allows it (--allow-listen for bind, --allow-net for connect)."""
     file = _socket_file(proc, fd)
     address = _read_address(proc, file, addr, addrlen)
     with _host(file) as sock:
+        act = sock.connect if connect else sock.bind
         if file.family == AF_UNIX:
-            with _unix_target(proc, address, create=True) as host:
-                sock.bind(host)
-            file.local_path = address
+            with _unix_target(proc, address, create=not connect) as host:
+                act(host)
+            if connect:
+                file.peer_path = address
+            else:
+                file.local_path = address
             return 0
-        proc.net.check(proc.net.listen, address)
-        sock.bind(address)
+        proc.net.check(proc.net.connect if connect else proc.net.listen, address)
+        act(address)
     return 0
 
 
@@ -322,17 +332,7 @@ def sys_accept(proc, fd, addr, len_ptr):
 
 @syscall("connect")
 def sys_connect(proc, fd, addr, addrlen):
-    file = _socket_file(proc, fd)
-    address = _read_address(proc, file, addr, addrlen)
-    with _host(file) as sock:
-        if file.family == AF_UNIX:
-            with _unix_target(proc, address, create=False) as host:
-                sock.connect(host)
-            file.peer_path = address
-            return 0
-        proc.net.check(proc.net.connect, address)
-        sock.connect(address)
-    return 0
+    return _attach(proc, fd, addr, addrlen, connect=True)
 
 
 @syscall("getsockname")

@@ -16,6 +16,7 @@ import pytest
 from muslforge.wasm import abi
 from muslforge.wasm.host import Instance
 from muslforge.wasm.wat import syscall_module
+from tests.unit.wasm_guest import Guest, instance
 
 SYSCALLS = {
     "openat": 4, "close": 1, "read": 3, "write": 3, "readv": 3, "writev": 3, "newfstatat": 4, "statx": 5,
@@ -27,26 +28,6 @@ MODULE = syscall_module(SYSCALLS, pages=4)
 FDCWD = abi.AT_FDCWD
 P1, P2, BUF = 1024, 3072, 8192
 SECRET = b"SECRET outside the sandbox\n"
-
-
-class Guest:
-    def __init__(self, instance):
-        self.instance = instance
-        self.mem = instance.proc.mem
-
-    def __getattr__(self, name):
-        return lambda *args: self.instance.call("sys_" + name, *args)
-
-    def path(self, text, at=P1):
-        self.mem.write(at, os.fsencode(text) + b"\0")
-        return at
-
-    def open(self, text, flags=0, dirfd=FDCWD):
-        return self.openat(dirfd, self.path(text), flags, 0o644)
-
-    def read_all(self, fd):
-        count = self.read(fd, BUF, 4096)
-        return self.mem.read(BUF, count) if count >= 0 else count
 
 
 @pytest.fixture
@@ -63,9 +44,8 @@ def world(tmp_path):
 
 @pytest.fixture
 def guest(world):
-    instance = Instance(MODULE, ["t"], root=world[0], stdout=io.BytesIO(), stderr=io.BytesIO())
-    yield Guest(instance)
-    instance.close()
+    with instance(MODULE, world[0]) as running:
+        yield Guest(running)
 
 
 def untouched(outside):

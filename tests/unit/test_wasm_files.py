@@ -8,8 +8,8 @@ import struct
 import pytest
 
 from muslforge.wasm import abi
-from muslforge.wasm.host import Instance
 from muslforge.wasm.wat import syscall_module
+from tests.unit.wasm_guest import Guest, instance
 
 SYSCALLS = {
     "openat": 4, "close": 1, "read": 3, "write": 3, "readv": 3, "writev": 3, "pread64": 5, "pwrite64": 5,
@@ -23,33 +23,13 @@ FDCWD = abi.AT_FDCWD
 PATH, BUF, BUF2 = 1024, 8192, 16384
 
 
-class Guest:
-    """Calls syscalls on an Instance and reads/writes its memory."""
-
-    def __init__(self, instance):
-        self.instance = instance
-        self.mem = instance.proc.mem
-
-    def __getattr__(self, name):
-        return lambda *args: self.instance.call("sys_" + name, *args)
-
-    def path(self, text, at=PATH):
-        self.mem.write(at, os.fsencode(text) + b"\0")
-        return at
-
-    def open(self, text, flags=0, mode=0o644, dirfd=FDCWD):
-        return self.openat(dirfd, self.path(text), flags, mode)
-
-
 @pytest.fixture
 def guest(tmp_path):
     out = io.BytesIO()
-    instance = Instance(MODULE, ["t"], root=tmp_path, stdin=io.BytesIO(b"typed\n"), stdout=out,
-                        stderr=io.BytesIO())
-    g = Guest(instance)
-    g.out = out
-    yield g
-    instance.close()
+    with instance(MODULE, tmp_path, stdin=io.BytesIO(b"typed\n"), stdout=out) as running:
+        g = Guest(running)
+        g.out = out
+        yield g
 
 
 def test_create_write_seek_read(guest, tmp_path):

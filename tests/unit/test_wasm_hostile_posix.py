@@ -10,6 +10,7 @@ import pytest
 from muslforge.wasm import polling, sockets, timers
 from muslforge.wasm.host import Instance
 from muslforge.wasm.wat import syscall_module
+from tests.unit.wasm_guest import call, instance
 
 MODULE = syscall_module({
     "socket": 3, "getsockopt": 5, "recvfrom": 6, "sendto": 6, "connect": 3, "bind": 3, "socketpair": 4,
@@ -22,13 +23,8 @@ AF_INET, AF_UNIX, SOCK_STREAM, SOCK_DGRAM = 2, 1, 1, 2
 
 @pytest.fixture
 def inst(tmp_path):
-    instance = Instance(MODULE, ["t"], root=tmp_path, stdout=io.BytesIO(), stderr=io.BytesIO())
-    yield instance
-    instance.close()
-
-
-def call(inst, name, *args):
-    return inst.call("sys_" + name, *args)
+    with instance(MODULE, tmp_path) as running:
+        yield running
 
 
 def test_sockets_are_limited(inst):

@@ -1,13 +1,12 @@
 """brk, mmap/mmap2, munmap, mremap on linear memory."""
 
 import errno
-import io
 
 import pytest
 
 from muslforge.wasm import abi
-from muslforge.wasm.host import Instance
 from muslforge.wasm.wat import syscall_module
+from tests.unit.wasm_guest import call, instance
 
 PAGE = abi.WASM_PAGE
 ANON = abi.MAP_PRIVATE | abi.MAP_ANONYMOUS
@@ -18,17 +17,12 @@ MODULE = syscall_module({"brk": 1, "mmap2": 6, "munmap": 2, "mremap": 5, "madvis
 
 @pytest.fixture
 def inst(tmp_path):
-    instance = Instance(MODULE, ["t"], root=tmp_path, stdout=io.BytesIO(), stderr=io.BytesIO())
-    yield instance
-    instance.close()
+    with instance(MODULE, tmp_path) as running:
+        yield running
 
 
 def u(value):
     return value & 0xFFFFFFFF
-
-
-def call(inst, name, *args):
-    return inst.call("sys_" + name, *args)
 
 
 def test_break_starts_page_aligned_after_the_process_block(inst):

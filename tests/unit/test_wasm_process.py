@@ -9,8 +9,8 @@ import pytest
 
 from muslforge.wasm import abi
 from muslforge.wasm.errors import ProcessExit
-from muslforge.wasm.host import Instance
 from muslforge.wasm.wat import syscall_module
+from tests.unit.wasm_guest import call, instance
 
 MODULE = syscall_module({
     "clock_gettime64": 2, "clock_getres_time64": 2, "clock_nanosleep_time64": 4, "nanosleep": 2,
@@ -23,13 +23,8 @@ BUF = 4096
 
 @pytest.fixture
 def inst(tmp_path):
-    instance = Instance(MODULE, ["t"], root=tmp_path, stdout=io.BytesIO(), stderr=io.BytesIO())
-    yield instance
-    instance.close()
-
-
-def call(inst, name, *args):
-    return inst.call("sys_" + name, *args)
+    with instance(MODULE, tmp_path) as running:
+        yield running
 
 
 def test_clock_gettime_realtime_and_monotonic(inst):
