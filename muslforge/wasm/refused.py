@@ -41,11 +41,17 @@ refuse(ENOSYS, "a kernel feature Linux can be built without (the program's fallb
        "futex_wait", "futex_requeue", "remap_file_pages", "ioprio_set", "ioprio_get", "membarrier",
        "eventfd2", "signalfd4", "timerfd_create", "timerfd_gettime64", "timerfd_settime64",
        "rt_sigreturn", "restart_syscall")
-refuse(ENOSYS, "POSIX message queues and System V IPC (CONFIG_POSIX_MQUEUE, CONFIG_SYSVIPC): "
-       "a guest is one process with no peers to share them with",
+refuse(ENOSYS, "System V shared memory (CONFIG_SYSVIPC): impossible between guest processes, each "
+       "an embedder process whose wasm linear memory is one private mapping no host memory can be placed "
+       "in or shared with another process; a one-process stand-in would silently not share",
+       "shmget", "shmctl", "shmat", "shmdt")
+refuse(ENOSYS, "System V semaphores and message queues, POSIX message queues (CONFIG_SYSVIPC, "
+       "CONFIG_POSIX_MQUEUE): the host's objects are named by host-wide keys and ids that would reach "
+       "outside the sandbox, and sharing them only within the process tree needs a broker process the "
+       "embedder does not have; programs fall back as on a kernel built without them",
        "mq_open", "mq_unlink", "mq_notify", "mq_getsetattr", "mq_timedsend_time64",
        "mq_timedreceive_time64", "msgget", "msgctl", "msgrcv", "msgsnd", "semget", "semctl", "semop",
-       "semtimedop_time64", "shmget", "shmctl", "shmat", "shmdt")
+       "semtimedop_time64")
 refuse(EINVAL, "no zero-copy transfer between host descriptors: EINVAL makes callers fall back to "
        "read and write, as for descriptors the kernel can't splice",
        "sendfile64", "splice", "tee", "vmsplice", "copy_file_range")
