@@ -2,8 +2,9 @@
 
 A task opens a session with the paths it needs (`with backend.session(mounts) as s:`) and runs all its
 commands through it. The host session runs them with proc; the Docker session starts one container
-(mounts bound at the same paths, so no path is ever translated and outputs are the same bytes) and
-execs every command in it, through proc too: one relay, one failure message, one process layer.
+(mounts bound at the same paths, so no path is ever translated and outputs are the same bytes; the
+image's /usr from a host copy, as a fuse-overlayfs root costs clang dearly) and execs every command in
+it, through proc too: one relay, one failure message, one process layer.
 
 Which backend a run uses is decided once, by `decide` (MUSLFORGE_BACKEND=docker|host|auto; auto probes
 the daemon with a short timeout and falls back to the host with a notice).
@@ -117,7 +118,8 @@ class DockerBackend:
         from . import docker
         env = {"SOURCE_DATE_EPOCH": str(self.toolchain.image.source_date_epoch), "LC_ALL": "C.UTF-8",
                "HOME": "/tmp"}
-        with docker.started(self.image, mounts=dict(mounts), env=env) as container:
+        from .toolchain.image import usr_copy
+        with docker.started(self.image, mounts=dict(mounts), env=env, usr=usr_copy(self.image)) as container:
             yield DockerSession(container, self.image, env)
 
 

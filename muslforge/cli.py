@@ -64,9 +64,10 @@ def _context(arch_name: str):
 def cc(arch_name: str, args: list[str]) -> int:
     """Run the sysroot's bin/<host triple>-cc: here (exec, no Python left running) or in the session
     container (muslforge.toolchain.session). Only this path is on every compiler call: it reads no YAML."""
-    named = os.environ.get("MUSLFORGE_CC_SYSROOT")  # set by a sysroot's own bin/<triple>-cc
-    sysroot = Path(os.path.abspath(named)) if named else paths.sysroot_dir(arch_name)
-    tool = os.environ.get("MUSLFORGE_CC_TOOL") or "cc"  # a sysroot's bin/<triple>-ar ... asks for itself
+    chosen = _settings()
+    named = chosen.cc_sysroot    # MUSLFORGE_CC_SYSROOT, set by a sysroot's own bin/<triple>-cc
+    sysroot = named or paths.sysroot_dir(arch_name)
+    tool = chosen.cc_tool        # MUSLFORGE_CC_TOOL: a sysroot's bin/<triple>-ar ... asks for itself
     wrapper = _cc_wrapper(sysroot, tool)
     if wrapper is None:
         from .sysroot.cc import require_sysroot

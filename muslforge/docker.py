@@ -20,13 +20,31 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _clients: dict[str, object] = {}
 
 
+def _settings():
+    from . import settings
+
+    return settings.current()
+
+
 def docker_host() -> str:
-    """The daemon address docker-py will use: DOCKER_HOST, or the default socket."""
-    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    """The daemon address: the docker_host setting (DOCKER_HOST), or the default socket."""
+    return _settings().docker_host or DEFAULT_SOCKET
+
+
+def _docker_environment() -> dict[str, str]:
+    """The environment docker-py is built from: this process's, with the settings' Docker variables
+    (so docker-py, the probe and the messages agree on one daemon)."""
+    chosen = _settings()
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_TLS_VERIFY")}
+    if chosen.docker_host:
+        env["DOCKER_HOST"] = chosen.docker_host
+    if chosen.docker_tls_verify:
+        env["DOCKER_TLS_VERIFY"] = "1"
+    return env
 
 
 def unreachable(reason: str) -> BackendError:
-    source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
+    source = "DOCKER_HOST" if _settings().docker_host else "the default socket"
     return BackendError(
         f"Cannot reach the Docker daemon at {docker_host()} ({source}): {reason}. Start Docker "
         f"(systemctl start docker), point DOCKER_HOST at a running daemon, or build with the host's "
@@ -41,7 +59,7 @@ def client(timeout: float = 60):
         import requests
 
         try:
-            made = docker.from_env(timeout=timeout)
+            made = docker.from_env(timeout=timeout, environment=_docker_environment())
             made.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise unreachable(_reason(exc)) from None
@@ -99,7 +117,7 @@ def engine(method: str, path: str, body: dict | None = None, timeout: float = 10
     connection: http.client.HTTPConnection
     if host.startswith("unix://"):
         connection = UnixConnection("localhost", timeout=timeout)
-    elif host.startswith("tcp://") and not os.environ.get("DOCKER_TLS_VERIFY"):
+    elif host.startswith("tcp://") and not _settings().docker_tls_verify:
         connection = http.client.HTTPConnection(host[len("tcp://"):].rstrip("/"), timeout=timeout)
     else:
         raise BackendError(f"DOCKER_HOST {host} is neither a unix socket nor plain tcp://")
@@ -132,11 +150,12 @@ def image_present_fast(tag: str) -> bool:
 
 
 def start_service(name: str, image: str, argv: list[str], *, binds: Mapping[Path, str],
-                  labels: Mapping[str, str]) -> None:
+                  labels: Mapping[str, str], usr: Path | None = None) -> None:
     """Start a long-lived container `name` (no network, host uid:gid, removed when it exits).
 
-    binds: host path -> "ro" | "rw", each at the same path inside. A container of that name left
-    from before is replaced. For sessions that run many short commands (muslforge.toolchain.session).
+    binds: host path -> "ro" | "rw", each at the same path inside; usr: as for `started`. A container
+    of that name left from before is replaced. For sessions that run many short commands
+    (muslforge.toolchain.session).
     """
     import urllib.parse
 
@@ -146,7 +165,8 @@ def start_service(name: str, image: str, argv: list[str], *, binds: Mapping[Path
         "Image": image, "Cmd": [str(a) for a in argv], "User": f"{os.getuid()}:{os.getgid()}",
         "Env": [f"{k}={v}" for k, v in _environment({}).items()], "Labels": dict(labels),
         "WorkingDir": "/", "NetworkDisabled": True,
-        "HostConfig": {"Binds": [f"{p}:{p}:{mode}" for p, mode in binds.items()], "NetworkMode": "none",
+        "HostConfig": {"Binds": [*(f"{p}:{p}:{mode}" for p, mode in binds.items()),
+                                 *(f"{f}:/usr/{f.name}:ro" for f in _usr_folders(usr))], "NetworkMode": "none",
                        "AutoRemove": True, "Init": True},
     }
     status, reply = engine("POST", f"/containers/create?name={quoted}", config, timeout=60)
@@ -266,12 +286,16 @@ def untag_image(tag: str) -> bool:
 
 
 @contextlib.contextmanager
-def started(image: str, *, mounts: Mapping[Path, str], env: Mapping[str, str]) -> Iterator[str]:
+def started(image: str, *, mounts: Mapping[Path, str], env: Mapping[str, str],
+            usr: Path | None = None) -> Iterator[str]:
     """A running container for one task: no network, host uid:gid, mounts at their host paths.
 
-    It only sleeps; the task's commands run in it with `docker exec` (exec_prefix), through proc like
-    any other process. Yields the container id; the container is removed on exit, whatever happened
-    (and, should this process be killed outright, removes itself after SESSION_LIFETIME).
+    It only sleeps, under Docker's init (which reaps the orphans configure's shells leave); the task's
+    commands run in it with `docker exec` (exec_prefix), through proc like any other process. `usr`: a
+    host copy of the image's own /usr (muslforge.toolchain.image.usr_copy), its folders bound read-only
+    over the image's.
+    Yields the container id; the container is removed on exit, whatever happened (and, should this
+    process be killed outright, removes itself after SESSION_LIFETIME).
     """
     import docker
 
@@ -280,13 +304,15 @@ def started(image: str, *, mounts: Mapping[Path, str], env: Mapping[str, str]) -
         if mode not in ("ro", "rw"):
             raise ValueError(f"mount mode for {path} must be 'ro' or 'rw', not {mode!r}")
         volumes[str(Path(path).resolve())] = {"bind": str(Path(path).resolve()), "mode": mode}
+    for folder in _usr_folders(usr):
+        volumes[str(folder)] = {"bind": f"/usr/{folder.name}", "mode": "ro"}
     api = client().api
     try:
         created = api.create_container(
             image, ["sleep", str(SESSION_LIFETIME)], user=f"{os.getuid()}:{os.getgid()}", working_dir="/",
             environment=_environment(env), labels={"muslforge.pid": str(os.getpid())},
             use_config_proxy=False,
-            host_config=api.create_host_config(binds=volumes, network_mode="none", auto_remove=True))
+            host_config=api.create_host_config(binds=volumes, network_mode="none", auto_remove=True, init=True))
         api.start(created["Id"])
     except docker.errors.ImageNotFound:
         raise _missing_image(image) from None
@@ -300,9 +326,51 @@ def started(image: str, *, mounts: Mapping[Path, str], env: Mapping[str, str]) -
             api.remove_container(created["Id"], force=True)
 
 
+def _usr_folders(usr: Path | None) -> list[Path]:
+    """The folders of a /usr copy to bind: all but sbin, where Docker binds its init (/sbin is
+    /usr/sbin in a merged-/usr image, and a read-only /usr would hide that bind)."""
+    if usr is None:
+        return []
+    return sorted(child for child in usr.iterdir() if child.is_dir() and not child.is_symlink()
+                  and child.name != "sbin")
+
+
+def image_id(tag: str) -> str:
+    """The id (sha256:...) of a local image; BackendError when it is missing."""
+    import urllib.parse
+
+    try:
+        status, reply = engine("GET", f"/images/{urllib.parse.quote(tag, safe='')}/json", timeout=10)
+    except (OSError, BackendError):
+        return str(_get_image(tag).id)
+    if status != 200 or not isinstance(reply, dict):
+        raise _missing_image(tag)
+    return str(reply["Id"])
+
+
+def copy_out(image: str, path: str, dest: Path) -> None:
+    """Copy the folder `path` of image to dest on the host (docker cp from a container never started:
+    owners, modes and links as in the image)."""
+    from . import proc
+
+    api = client().api
+    created = api.create_container(image, ["true"], network_disabled=True)
+    try:
+        proc.run([*_cli(), "cp", f"{created['Id']}:{path}", str(dest)], echo=False, quiet=True)
+    finally:
+        api.remove_container(created["Id"], force=True)
+
+
+def _cli() -> list[str]:
+    """The docker CLI, pointed at the settings' daemon (it reads DOCKER_TLS_VERIFY and certificates from
+    the environment, as docker-py does)."""
+    host = _settings().docker_host
+    return ["docker", "-H", host] if host else ["docker"]
+
+
 def exec_prefix(container_id: str, *, cwd: Path, env: Mapping[str, str], stdin: bool = True) -> list[str]:
     """The argv prefix that runs a command in a started container (the docker CLI, via proc)."""
-    prefix = ["docker", "exec", *(["-i"] if stdin else []), "-w", str(cwd)]
+    prefix = [*_cli(), "exec", *(["-i"] if stdin else []), "-w", str(cwd)]
     for key, value in env.items():
         prefix += ["-e", f"{key}={value}"]
     return [*prefix, container_id]

@@ -5,7 +5,8 @@ holder writes its pid and command line into the file, so a run that finds it tak
 
     WAIT     musl-1.2.6.tar.gz: pid 4242 (doit fetch) holds /home/u/.cache/muslforge/musl-1.2.6.tar.gz.lock
 
-then waits, up to MUSLFORGE_LOCK_TIMEOUT seconds (default 3600; 0 means do not wait), and fails with a
+then waits, up to the lock_timeout setting's seconds (MUSLFORGE_LOCK_TIMEOUT; default 3600; 0 means do
+not wait), and fails with a
 LockError naming the holder when that runs out. A flock is released by the kernel when its holder dies,
 so a killed run never leaves a lock behind. The holder deletes the lock file when it is done, so
 caches and build dirs hold no lock files between runs; a run that got the lock of a file deleted
@@ -25,18 +26,16 @@ from typing import Iterator, TextIO
 from . import progress
 from .errors import LockError
 
-ENV_TIMEOUT = "MUSLFORGE_LOCK_TIMEOUT"
-DEFAULT_TIMEOUT = 3600.0
+ENV_TIMEOUT = "MUSLFORGE_LOCK_TIMEOUT"   # the lock_timeout setting (muslforge.settings), named in messages
 POLL = 0.2          # seconds between attempts
 REMIND = 60.0       # a waiting run repeats its line this often
 
 
-def timeout_from_env() -> float:
-    text = os.environ.get(ENV_TIMEOUT, "").strip()
-    try:
-        return float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        raise LockError(f"{ENV_TIMEOUT}='{text}' is not a number of seconds (0 means do not wait).") from None
+def default_timeout() -> float:
+    """The run's lock_timeout setting (validated where settings are resolved)."""
+    from . import settings
+
+    return settings.current().lock_timeout
 
 
 @contextlib.contextmanager
@@ -46,7 +45,7 @@ def held(lock_file: Path, what: str, *, timeout: float | None = None,
 
     what names the thing protected, for messages ('musl-1.2.6.tar.gz', 'the x86_64 sysroot').
     """
-    limit = timeout_from_env() if timeout is None else timeout
+    limit = default_timeout() if timeout is None else timeout
     started = time.monotonic()
     while True:
         fd = _open(lock_file)

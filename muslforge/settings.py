@@ -4,7 +4,9 @@ Each setting comes from, last one winning: its default; the settings file (muslf
 checkout, or the file MUSLFORGE_SETTINGS names); the environment (MUSLFORGE_<NAME>, passed in, never
 read at import); doit's command-line variables (`doit build musl=1.2.5 backend=host`). `resolve` is pure;
 an entry point (dodo.py, `muslforge cc/run`) calls `install(resolve(os.environ, variables))` once and
-everything else reads `current()`.
+everything else reads `current()`. A few come from the environment only: what a sysroot's bin/
+wrappers tell `muslforge cc` (MUSLFORGE_CC_*), and Docker's own DOCKER_HOST and DOCKER_TLS_VERIFY
+(which docker-py and the docker CLI are then given from here).
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ def _backend(text: str) -> str:
     return value
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(os.path.abspath(os.path.expanduser(text.strip()))) if text.strip() else None
+
+
+def _any_text(text: str) -> bool:
+    return bool(text.strip())
+
+
 def _default_cache(environ: Mapping[str, str]) -> str:
     return str(Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "muslforge")
 
@@ -84,6 +94,7 @@ class Knob(NamedTuple):
     default: Callable[[Mapping[str, str]], str]
     doc: str
     variable: bool = True   # settable as a doit command-line variable
+    file: bool = True       # settable in the settings file (False: the environment only)
 
 
 KNOBS = (
@@ -108,6 +119,26 @@ KNOBS = (
          lambda env: "",
          "apt sources files for the toolchain image, ':'-separated (default: this machine's)"),
     Knob("source_date_epoch", "SOURCE_DATE_EPOCH", _epoch, lambda env: "", "release timestamps"),
+    Knob("lock_timeout", "MUSLFORGE_LOCK_TIMEOUT", _seconds, lambda env: "3600",
+         "seconds a run waits for a lock another run holds (0: do not wait)"),
+    Knob("unpinned", "MUSLFORGE_UNPINNED", _flag, lambda env: "0",
+         "release sysroots not built with the pinned toolchain (the manifest says so)"),
+    Knob("nm", "NM", str.strip, lambda env: "",
+         "llvm-nm for `python3 -m muslforge.sysroot.libc_abi` (default: the toolchain's)"),
+    Knob("session_dir", "MUSLFORGE_SESSION_DIR", _path, lambda env: f"/tmp/muslforge-{os.getuid()}",
+         "`muslforge cc` session sockets (a folder the container shares)"),
+    Knob("session_idle", "MUSLFORGE_SESSION_IDLE", _positive, lambda env: "600",
+         "seconds a `muslforge cc` session container lives without a call"),
+    Knob("cc_sysroot", "MUSLFORGE_CC_SYSROOT", _optional_path, lambda env: "",
+         "the sysroot whose bin/<triple>-cc called `muslforge cc` (set by that wrapper)",
+         variable=False, file=False),
+    Knob("cc_tool", "MUSLFORGE_CC_TOOL", lambda t: t.strip() or "cc", lambda env: "cc",
+         "which of that sysroot's bin/ wrappers called (cc, ar, ...; set by the wrapper)",
+         variable=False, file=False),
+    Knob("docker_host", "DOCKER_HOST", str.strip, lambda env: "",
+         "the Docker daemon (Docker's own variable; default: its local socket)", variable=False, file=False),
+    Knob("docker_tls_verify", "DOCKER_TLS_VERIFY", _any_text, lambda env: "",
+         "talk TLS to DOCKER_HOST (Docker's own variable: any value)", variable=False, file=False),
 )
 _BY_NAME = {knob.name: knob for knob in KNOBS}
 
@@ -130,6 +161,15 @@ class Settings(NamedTuple):
     fetch_timeout: float | None
     apt_sources: tuple[Path, ...]
     source_date_epoch: int | None
+    lock_timeout: float
+    unpinned: bool
+    nm: str
+    session_dir: Path
+    session_idle: float
+    cc_sysroot: Path | None
+    cc_tool: str
+    docker_host: str
+    docker_tls_verify: bool
     origin: tuple[tuple[str, str], ...] = ()   # (setting, where its value came from)
 
     def items(self) -> list[tuple[str, str, str]]:
@@ -184,7 +224,7 @@ def _read_file(path: Path) -> dict[str, str]:
     from .config._strict import check_keys, load_mapping
 
     data = load_mapping(path)
-    check_keys(path, data, required=(), optional=[k.name for k in KNOBS])
+    check_keys(path, data, required=(), optional=[k.name for k in KNOBS if k.file])
     out = {}
     for key, value in data.items():
         if isinstance(value, list):

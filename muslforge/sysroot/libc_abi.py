@@ -9,7 +9,6 @@ updated with `python3 -m muslforge.sysroot.libc_abi LIBRARY LIST` (a libc.a or a
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -59,13 +58,22 @@ def write(symbols: list[str], target: Path) -> None:
     write_atomically(target, "".join(f"{name}\n" for name in symbols))
 
 
+def _nm() -> str:
+    """The nm setting (NM), else the run's toolchain's llvm-nm."""
+    from .. import paths, settings
+    from ..config.toolchain import load_toolchain
+
+    chosen = settings.current()
+    return chosen.nm or load_toolchain(paths.TOOLCHAINS_DIR, chosen.toolchain).nm
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         return report("muslforge.sysroot.libc_abi",
                       MuslforgeError("usage: python3 -m muslforge.sysroot.libc_abi LIBRARY LIST "
                                      "(LIBRARY: a libc.a or a libc.so)"))
     try:
-        symbols = defined_symbols(Path(argv[0]), os.environ.get("NM", "llvm-nm-22"))
+        symbols = defined_symbols(Path(argv[0]), _nm())
         write(symbols, Path(argv[1]))
     except (MuslforgeError, KeyboardInterrupt) as error:
         return report("muslforge.sysroot.libc_abi", error)

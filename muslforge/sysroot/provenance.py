@@ -11,7 +11,6 @@ was not built with the pinned versions unless an unpinned release is asked for (
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -91,10 +90,13 @@ def read(arch: str) -> dict:
 
 
 def unpinned_allowed(flag: str | None = None) -> bool:
-    """An unpinned release was asked for: `unpinned=1` (doit variable, passed as flag) or
-    MUSLFORGE_UNPINNED=1."""
-    value = flag if flag is not None else os.environ.get(ENV_UNPINNED, "")
-    return value.strip().lower() in ("1", "yes", "true")
+    """An unpinned release was asked for: `unpinned=1` (doit variable, passed as flag), or the
+    unpinned setting (MUSLFORGE_UNPINNED=1)."""
+    if flag is not None:
+        return flag.strip().lower() in ("1", "yes", "true")
+    from .. import settings
+
+    return settings.current().unpinned
 
 
 def check_pinned(arch: str, data: dict, toolchain, allow_unpinned: bool) -> None:

@@ -297,6 +297,36 @@ def ensure_image(toolchain: Toolchain, *, log: Path | None = None) -> str:
     return tag
 
 
+def usr_copy(tag: str) -> Path:
+    """The image's /usr as a host folder in the cache, made once per image id, for task containers to
+    bind read-only over their own /usr.
+
+    Why: this daemon's storage driver may be fuse-overlayfs, where every open, stat and page fault of
+    clang, libLLVM and the compiler's headers in the image crosses a FUSE daemon: a clean build took
+    ~1.9x the host's. A bind mount of the same bytes on the host's file system costs what the host
+    does. The folder is named by the image id, copied aside and renamed into place under a lock, so a
+    present folder is a whole copy of that exact image; a changed image gets a new folder.
+    """
+    from .. import docker, lock
+    from ..progress import title
+
+    image_id = docker.image_id(tag).removeprefix("sha256:")
+    dest = paths.cache_dir() / "images" / f"{tag.rpartition('/')[2].partition(':')[0]}-usr-{image_id[:16]}"
+    if dest.is_dir():
+        return dest
+    with lock.held(dest.with_name(dest.name + ".lock"), f"{tag}'s /usr"):
+        if not dest.is_dir():
+            staging = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                print(title(TITLE, f"{tag}: its /usr to {dest} (once per image)"), file=sys.stderr, flush=True)
+                docker.copy_out(tag, "/usr", staging)
+                os.replace(staging, dest)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
 def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:
     """Delete this toolchain's tarballs of earlier inputs (each is about a gigabyte)."""
     for old in keep.parent.glob(f"{toolchain.name}-*.tar"):

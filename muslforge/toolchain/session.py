@@ -13,7 +13,7 @@ user's uid:gid, with no network. So sources, -I and -L folders, outputs and resp
 absolute or ../ paths resolve as on the host. A path under a system folder means the image's file (a
 cross build should not read the host's /usr/include anyway); a working directory there is refused.
 
-The server exits after MUSLFORGE_SESSION_IDLE seconds (default 600) without a call, and the container is
+The server exits after the session_idle setting's seconds (MUSLFORGE_SESSION_IDLE, default 600) without a call, and the container is
 removed with it. `python -m muslforge.toolchain.session stop` removes them at once.
 """
 
@@ -131,7 +131,9 @@ def session_key(image: str, binds: dict[Path, str]) -> str:
 
 def runtime_dir() -> Path:
     """Where session sockets live: a folder of /tmp (shared with the container), private to the user."""
-    folder = Path(os.environ.get("MUSLFORGE_SESSION_DIR") or f"/tmp/muslforge-{os.getuid()}")
+    from .. import settings
+
+    folder = settings.current().session_dir
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
@@ -187,9 +189,13 @@ class Session:
                                f"Use the host's clang (MUSLFORGE_BACKEND=host) or a local daemon.")
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
-        idle = os.environ.get("MUSLFORGE_SESSION_IDLE") or "600"
+        from .. import settings
+
+        idle = f"{settings.current().session_idle:g}"
+        from .image import usr_copy
+
         docker.start_service(self.name, self.image, ["perl", "-e", SERVER, str(self.socket_path), idle],
-                             binds=self.binds, labels={LABEL: self.key})
+                             binds=self.binds, labels={LABEL: self.key}, usr=usr_copy(self.image))
 
     def _wait_for_server(self, timeout: float = 30) -> socket.socket:
         deadline = time.monotonic() + timeout

@@ -199,6 +199,24 @@ def test_one_container_per_session_whatever_runs_in_it(tag):
     assert containers() == set()
 
 
+def test_a_task_container_reads_the_images_usr_from_a_host_copy(tag, tmp_path, capsys):
+    """The copy is the image's /usr (same files, same bytes), named by the image id and made once; a
+    build container binds its folders read-only over /usr, init still runs as PID 1."""
+    usr = image.usr_copy(tag)
+    assert usr.name.endswith(docker.image_id(tag).removeprefix("sha256:")[:16]) and usr.parent.name == "images"
+    assert image.usr_copy(tag) == usr and "once per image" not in capsys.readouterr().err
+    script = ("cat /proc/self/mountinfo > mounts; readlink /proc/1/exe > init; "
+              "sha256sum /usr/bin/clang-22 /usr/lib/llvm-22/bin/clang > sums; touch /usr/lib/x 2> denied || true")
+    with docker.started(tag, mounts={tmp_path: "rw"}, env={}, usr=usr) as container:
+        DockerSession(container, tag, {}).run(["sh", "-c", script], cwd=tmp_path)
+    mounts = (tmp_path / "mounts").read_text()
+    assert " /usr/lib ro," in mounts or " /usr/lib ro " in mounts.replace(",", " ")
+    assert "docker-init" in (tmp_path / "init").read_text()
+    assert "Read-only file system" in (tmp_path / "denied").read_text()
+    host_sum = files.sha256_file(usr / "lib" / "llvm-22" / "bin" / "clang")
+    assert (tmp_path / "sums").read_text().split()[::2] == [host_sum, host_sum]
+
+
 def test_missing_image_names_the_task_that_makes_it():
     with pytest.raises(BackendError) as missing:
         run("muslforge/does-not-exist:0", "true")

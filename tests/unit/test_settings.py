@@ -78,3 +78,44 @@ def test_a_run_prints_the_settings_first(tmp_path):
     assert "SETTINGS toolchain          llvm-19" in done.stdout
     assert "(toolchain= on the command line)" in done.stdout
     assert Path(tmp_path / "build" / ".doit.db").exists()
+
+
+def test_every_environment_read_is_a_setting_with_its_origin(tmp_path):
+    """Lock wait, releases, nm, the cc session, the cc wrappers' variables and Docker's own: one object."""
+    env = {"MUSLFORGE_LOCK_TIMEOUT": "0.5", "MUSLFORGE_UNPINNED": "yes", "NM": "llvm-nm-19",
+           "MUSLFORGE_SESSION_DIR": str(tmp_path), "MUSLFORGE_SESSION_IDLE": "30",
+           "MUSLFORGE_CC_SYSROOT": str(tmp_path / "s"), "MUSLFORGE_CC_TOOL": "ar",
+           "DOCKER_HOST": "tcp://127.0.0.1:1", "DOCKER_TLS_VERIFY": "1"}
+    chosen = settings.resolve(env)
+    assert (chosen.lock_timeout, chosen.unpinned, chosen.nm, chosen.session_dir, chosen.session_idle) == (
+        0.5, True, "llvm-nm-19", tmp_path, 30.0)
+    assert (chosen.cc_sysroot, chosen.cc_tool, chosen.docker_host, chosen.docker_tls_verify) == (
+        tmp_path / "s", "ar", "tcp://127.0.0.1:1", True)
+    assert dict(chosen.origin) == {knob.name: knob.env for knob in settings.KNOBS if knob.env in env}
+    quiet = settings.resolve({})
+    assert (quiet.lock_timeout, quiet.unpinned, quiet.cc_sysroot, quiet.cc_tool, quiet.docker_host) == (
+        3600.0, False, None, "cc", "")
+    with pytest.raises(ConfigError, match="^MUSLFORGE_LOCK_TIMEOUT is 'soon'; it must be a number of seconds"):
+        settings.resolve({"MUSLFORGE_LOCK_TIMEOUT": "soon"})
+
+
+def test_the_wrappers_and_dockers_variables_come_from_the_environment_only(tmp_path):
+    file = tmp_path / "muslforge.yaml"
+    file.write_text("docker_host: tcp://elsewhere:2375\n")
+    with pytest.raises(ConfigError, match="unknown key 'docker_host'"):
+        settings.resolve({}, settings_file=file)
+    assert settings.resolve({}, {"cc_tool": "ar"}).cc_tool == "cc"     # not a command-line variable
+
+
+def test_docker_talks_to_the_daemon_the_settings_name(monkeypatch):
+    from muslforge import docker
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    settings.install(settings.resolve({"DOCKER_HOST": "unix:///nonexistent.sock"}))
+    try:
+        assert docker.docker_host() == "unix:///nonexistent.sock"
+        assert docker._docker_environment()["DOCKER_HOST"] == "unix:///nonexistent.sock"
+        assert docker.exec_prefix("c", cwd=Path("/"), env={})[:3] == ["docker", "-H", "unix:///nonexistent.sock"]
+        assert docker.probe(timeout=0.5) is not None
+    finally:
+        settings.install(None)
