@@ -7,7 +7,7 @@ prints them first, `doit settings` lists them all with where each came from.
 """
 
 from muslforge import paths
-from muslforge.tasks import exit_on_interrupt, prepare_build_dir, release, report, sources, sysroot, toolchain
+from muslforge.tasks import builtins, exit_on_interrupt, prepare_build_dir, release, report, sources, sysroot, toolchain
 from muslforge.tasks.context import load
 
 load()               # the settings resolved and the backend decided: once per run
@@ -50,9 +50,9 @@ def task_prune():
     return toolchain.prune_task()
 
 
-def task__compiler_rt():
-    """fetch compiler-rt's builtins source for arches Debian ships no builtins for"""
-    return sysroot.compiler_rt_task(load())
+def task_builtins():
+    """build compiler-rt's builtins per arch with compiler-rt's CMake in the toolchain image (cached)"""
+    yield from builtins.builtins_tasks(load())
 
 
 def task_build():

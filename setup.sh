@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Set up a Debian 12 machine for muslforge: host tools, the Python package, foreign-arch package lists
-# (for compiler-rt builtins), and the download cache seeded with musl's release tarballs from Debian's
-# source packages (musl's own site may be unreachable; fetch still checks every pinned sha256 and the PGP
-# signature before it uses a cached file).
+# Set up a Debian 12 machine for muslforge: host tools, the Python package, and the download cache seeded
+# with musl's release tarballs from Debian's source packages (musl's own site may be unreachable; fetch
+# still checks every pinned sha256 and the PGP signature before it uses a cached file).
 #   ./setup.sh          everything `doit build:<arch>` needs
 #   ./setup.sh --tests  also the test extras and the tarballs the tests serve from a loopback mirror
 set -euo pipefail
@@ -10,13 +9,13 @@ cd "$(dirname "$0")"
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-# Debian arches whose libclang-rt package muslforge extracts builtins from (toolchains/*.yaml builtins_debs).
-foreign="arm64 armhf ppc64el s390x mips64el"
-for a in $foreign; do $sudo dpkg --add-architecture "$a"; done
+# cmake + ninja-build: the host backend builds compiler-rt's builtins with compiler-rt's CMake, as the
+# toolchain image does. libclang-rt-22-dev-wasm32 + wasi-libc: only bench/embedder_syscalls.py's WASI build.
 $sudo apt-get update -qq || true
 $sudo apt-get install -y -qq --no-install-recommends \
-  clang-22 lld-22 llvm-22 libclang-rt-22-dev libclang-rt-22-dev-wasm32 \
-  qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates wasi-libc >/dev/null
+  clang-22 lld-22 llvm-22 cmake ninja-build \
+  qemu-user-static gpgv make patch xz-utils mmdebstrap uidmap dpkg-dev ca-certificates \
+  libclang-rt-22-dev-wasm32 wasi-libc >/dev/null
 
 # The Docker backend runs each task's commands in its container with `docker exec` (the CLI).
 command -v docker >/dev/null || $sudo apt-get install -y -qq --no-install-recommends docker.io >/dev/null

@@ -26,9 +26,6 @@ from .errors import BackendError
 Mounts = Mapping[Path, str]  # host path -> "ro" | "rw"
 CHOICES = ("auto", "docker", "host")
 
-# Inside the toolchain image, builtins extracted from foreign-arch packages live here, per Debian arch.
-IMAGE_BUILTINS_ROOT = "/opt/muslforge/builtins"
-
 
 class Session(Protocol):
     """Runs one task's commands; cwd must lie inside the session's mounts."""

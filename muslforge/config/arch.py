@@ -12,8 +12,8 @@ from . import _strict
 from .runmode import RunMode
 
 
-_REQUIRED = ("name", "triple", "musl_target", "run", "builtins")
-_OPTIONAL = ("cflags", "ldflags", "qemu", "debian_arch", "host_machine", "host_triple", "shared", "notes")
+_REQUIRED = ("name", "triple", "musl_target", "run")
+_OPTIONAL = ("cflags", "ldflags", "qemu", "host_machine", "host_triple", "shared", "notes")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,11 +22,9 @@ class Arch:
     triple: str
     musl_target: str
     run: RunMode
-    builtins: str
     cflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     qemu: str | None = None
-    debian_arch: str | None = None
     host_machine: str | None = None  # platform.machine() value on which it runs natively
     host_triple: str | None = None   # autoconf --host and the bin/<host triple>-cc prefix, when not `triple`
     shared: bool = True  # libc.so and the dynamic loader are built too (false: static-only, as wasm32)
@@ -49,11 +47,10 @@ class Arch:
         if run is RunMode.QEMU and not qemu:
             raise ConfigError(f"{path}: field 'qemu' is required when run is 'qemu' "
                               f"(the qemu-user program, e.g. qemu-{name}-static).")
-        optional_str = {k: _strict.want_str(path, data, k) for k in ("qemu", "debian_arch", "host_machine", "host_triple")
+        optional_str = {k: _strict.want_str(path, data, k) for k in ("qemu", "host_machine", "host_triple")
                         if data.get(k) is not None}
         return cls(name=name, triple=_strict.want_str(path, data, "triple"),
                    musl_target=_strict.want_str(path, data, "musl_target"), run=run,
-                   builtins=_strict.want_str(path, data, "builtins"),
                    cflags=_strict.want_str_list(path, data, "cflags"),
                    ldflags=_strict.want_str_list(path, data, "ldflags"),
                    shared=_strict.want_bool(path, data, "shared", True),
@@ -66,7 +63,7 @@ class Arch:
 
     def fingerprint(self) -> str:
         """Exactly the values that change what this arch builds (not notes, not how it is run)."""
-        values = [self.triple, self.musl_target, list(self.cflags), list(self.ldflags), self.builtins]
+        values = [self.triple, self.musl_target, list(self.cflags), list(self.ldflags)]
         if self.host_triple:  # names the sysroot's bin/ tools
             values.append(self.host_triple)
         values.append("shared" if self.shared else "static-only")  # libc.so and the loader, or not

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from ..errors import ConfigError
 from . import _strict
 
 from ..settings import DEFAULT_TOOLCHAIN  # noqa: F401  (named once, in the settings)
-_REQUIRED = ("name", "cc", "ar", "ranlib", "nm", "builtins_dirs", "image")
-_OPTIONAL = ("strip", "builtins_debs", "notes")
+_REQUIRED = ("name", "cc", "cxx", "ar", "ranlib", "nm", "compiler_rt", "image")
+_OPTIONAL = ("strip", "notes")
+_COMPILER_RT_KEYS = ("package", "version", "suite", "orig", "sha256")
 _IMAGE_REQUIRED = ("suite", "packages", "source_date_epoch")
 _IMAGE_OPTIONAL = ("foreign_arches", "variant", "extra_suites")
 
@@ -30,15 +32,26 @@ class ImagePins:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CompilerRtSource:
+    """The Debian source package every arch's compiler-rt builtins are built from (one orig tarball)."""
+
+    package: str   # llvm-toolchain-22
+    version: str   # the Debian version apt is asked for
+    suite: str     # the suite whose deb-src index lists that version
+    orig: str      # the orig tarball's file name
+    sha256: str    # checked before the tarball is used
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Toolchain:
     name: str
     cc: str
+    cxx: str       # compiler-rt's CMake compiles one C++ file of the builtins (aarch64)
     ar: str
     ranlib: str
     nm: str
     strip: str
-    builtins_dirs: tuple[str, ...]
-    builtins_debs: tuple[tuple[str, str], ...]  # (debian_arch, package) for builtins not in builtins_dirs
+    compiler_rt: CompilerRtSource
     image: ImagePins
     path: Path | None = None
 
@@ -48,36 +61,29 @@ class Toolchain:
         _strict.check_keys(path, data, _REQUIRED, _OPTIONAL)
         name = _strict.want_str(path, data, "name")
         _strict.check_name_matches_file(path, name)
-        programs = {k: _strict.want_str(path, data, k) for k in ("cc", "ar", "ranlib", "nm")}
+        programs = {k: _strict.want_str(path, data, k) for k in ("cc", "cxx", "ar", "ranlib", "nm")}
         strip = _strict.want_str(path, data, "strip") if "strip" in data else "llvm-strip"
-        return cls(name=name, strip=strip, builtins_dirs=_strict.want_str_list(path, data, "builtins_dirs"),
-                   builtins_debs=_debs_from(path, data.get("builtins_debs") or {}), image=_image_from(path, data["image"]), path=path, **programs)
+        return cls(name=name, strip=strip, compiler_rt=_compiler_rt_from(path, data["compiler_rt"]),
+                   image=_image_from(path, data["image"]), path=path, **programs)
 
     def fingerprint(self) -> str:
-        """The values that change build outputs: the programs, where builtins come from, the image pins."""
-        values = [self.cc, self.ar, self.ranlib, self.nm, list(self.image.packages), self.image.suite,
-                  self.image.source_date_epoch, [list(pair) for pair in self.builtins_debs],
-                  list(self.builtins_dirs)]
+        """The values that change build outputs: the programs, the compiler-rt source, the image pins."""
+        rt = self.compiler_rt
+        values = [self.cc, self.cxx, self.ar, self.ranlib, self.nm, list(self.image.packages), self.image.suite,
+                  self.image.source_date_epoch, [rt.package, rt.version, rt.orig, rt.sha256]]
         return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
-    def builtins_deb(self, debian_arch: str) -> str | None:
-        """The package that carries compiler-rt builtins for debian_arch, if the toolchain names one."""
-        return dict(self.builtins_debs).get(debian_arch)
 
-    def builtins_path(self, file_name: str) -> Path | None:
-        """The first builtins_dirs entry holding file_name, or None."""
-        for folder in self.builtins_dirs:
-            candidate = Path(folder) / file_name
-            if candidate.is_file():
-                return candidate
-        return None
-
-
-def _debs_from(path: Path, data) -> tuple[tuple[str, str], ...]:
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise ConfigError(f"{path}: field 'builtins_debs' must map a Debian arch to a package name "
-                          f"(e.g. arm64: libclang-rt-22-dev).")
-    return tuple(sorted(data.items()))
+def _compiler_rt_from(path: Path, data) -> CompilerRtSource:
+    where = "compiler_rt: "
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: field 'compiler_rt' must be a mapping with {', '.join(_COMPILER_RT_KEYS)}.")
+    _strict.check_keys(path, data, _COMPILER_RT_KEYS, where=where)
+    values = {k: _strict.want_str(path, data, k, where=where) for k in _COMPILER_RT_KEYS}
+    if re.fullmatch(r"[0-9a-f]{64}", values["sha256"]) is None:
+        raise ConfigError(f"{path}: compiler_rt: sha256 must be 64 lowercase hex digits (sha256sum of "
+                          f"{values['orig']}); it is '{values['sha256']}'.")
+    return CompilerRtSource(**values)
 
 
 def _image_from(path: Path, data) -> ImagePins:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backend import IMAGE_BUILTINS_ROOT, Backend, DockerBackend, Session
+from ..backend import Backend, Session
 from ..config.arch import Arch
 from ..errors import MuslforgeError
 from ..progress import Counter, summary, title
@@ -47,12 +47,10 @@ def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
             "LDFLAGS=-fuse-ld=lld"]
 
 
-def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = None,
-                  builtins_source: Path | None = None) -> Path:
+def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path) -> Path:
     """configure, make, install headers and libs into a staging dir, add builtins, rename into place.
 
-    builtins: a host file to copy; builtins_source: compiler-rt's builtins sources to compile in the
-    backend against the fresh headers; neither: the Docker image's copy (IMAGE_BUILTINS_ROOT).
+    builtins: the arch's compiler-rt builtins archive (built by muslforge.toolchain.builtins).
     """
     started = time.monotonic()
     staging = plan.sysroot.with_name(plan.sysroot.name + ".staging")
@@ -60,10 +58,8 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
     mounts = {plan.tree: "ro", plan.objdir: "rw", staging: "rw"}
-    if builtins_source is not None:
-        mounts[builtins_source] = "ro"
     with backend.session(mounts) as session:  # one container for the whole task
-        counter = _libc(plan, backend, session, staging, builtins, builtins_source)
+        counter = _libc(plan, backend, session, staging, builtins)
         if plan.arch.triple.startswith("wasm"):
             _write_syscall_manifest(plan, backend, session, staging)
         for library, listed in _abi_lists(plan, staging):
@@ -79,8 +75,7 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path | None = Non
     return plan.sysroot
 
 
-def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path, builtins: Path | None,
-          builtins_source: Path | None) -> Counter:
+def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path, builtins: Path) -> Counter:
     """musl's configure, make install-headers, the builtins into lib/, then make install-libs (libc.a,
     and on shared arches libc.so + the loader link) into staging."""
     env = {"LC_ALL": "C"}
@@ -90,10 +85,7 @@ def _libc(plan: BuildPlan, backend: Backend, session: Session, staging: Path, bu
                 on_line=lambda line: None)
     # The builtins come before the libraries: libc.so links them (musl's LIBCC; else the host's libgcc).
     (staging / "lib").mkdir(exist_ok=True)
-    if builtins_source is not None:
-        _compile_builtins(plan, backend, session, staging, builtins_source)
-    else:
-        _add_builtins(plan, backend, session, staging, builtins)
+    shutil.copyfile(builtins, staging / "lib" / BUILTINS_NAME)
     counter = Counter(title("LIBC", plan.arch.name), unit="objects")
     session.run(["make", f"-j{plan.jobs}", f"DESTDIR={staging}", f"LIBCC={staging / 'lib' / BUILTINS_NAME}",
                  "install-libs"], cwd=plan.objdir, log=plan.log, env=env, on_line=counter.see_make_line)
@@ -110,18 +102,6 @@ def _session_output(plan: BuildPlan, session: Session):
             raise MuslforgeError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
         return out.decode()
     return output
-
-
-def _compile_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path, source: Path) -> None:
-    """compiler-rt builtins for an arch Debian ships none for, built by the same toolchain and backend."""
-    from ..toolchain.builtins import build_from_source
-
-    def run(argv, *, cwd):
-        session.run(argv, cwd=cwd, log=plan.log, on_line=lambda line: None)
-
-    build_from_source(source, plan.arch, backend.toolchain, staging / "lib" / BUILTINS_NAME, run,
-                      include_dir=staging / "include", output=_session_output(plan, session),
-                      jobs=plan.jobs)
 
 
 def _write_syscall_manifest(plan: BuildPlan, backend: Backend, session: Session, staging: Path) -> None:
@@ -150,19 +130,3 @@ def _check_abi(plan: BuildPlan, backend: Backend, session: Session, library: Pat
     note = f"; {len(added)} new: {', '.join(added[:10])}" if added else ""
     print(title("ABI", f"{plan.arch.name}: all {len(symbols) - len(added)} listed symbols {library.name} "
                        f"exports{note}"))
-
-
-def _add_builtins(plan: BuildPlan, backend: Backend, session: Session, staging: Path,
-                  builtins: Path | None) -> None:
-    """Copy the arch's compiler-rt builtins into lib/ so the sysroot links programs on its own."""
-    dest = staging / "lib" / BUILTINS_NAME
-    if builtins is not None:
-        shutil.copyfile(builtins, dest)
-        return
-    if not isinstance(backend, DockerBackend):
-        raise MuslforgeError(f"No compiler-rt builtins for {plan.arch.name}.")
-    dirs = [*backend.toolchain.builtins_dirs, f"{IMAGE_BUILTINS_ROOT}/{plan.arch.debian_arch}"]
-    script = ('for d in "$@"; do if [ -f "$d/$F" ]; then exec cp "$d/$F" "$DEST"; fi; done; '
-              'echo "muslforge: $F is in none of: $*" >&2; exit 1')
-    session.run(["sh", "-c", script, "find-builtins", *dirs], cwd=plan.objdir, log=plan.log,
-                env={"F": plan.arch.builtins, "DEST": str(dest)})

@@ -93,7 +93,7 @@ def do_package(arch: str, version: str, toolchain: str, unpinned: str | None = N
                                    tail=package.supports_tail_options(ctx.toolchain.cc))
     inputs = manifest.release_inputs(ctx.release, ctx.series, ctx.toolchain, epoch)
     from ..toolchain.builtins import provenance as builtins_origin
-    manifest.write_part(inputs, target, tarball, builtins=builtins_origin(ctx.toolchain, target),
+    manifest.write_part(inputs, target, tarball, builtins=builtins_origin(ctx.toolchain, built_with),
                         built_with=built_with, sysroot=paths.sysroot_dir(arch))
     print(title("PACKAGE", f"{arch}: {tarball} ({package.human_size(tarball)}, SOURCE_DATE_EPOCH={epoch})"))
 

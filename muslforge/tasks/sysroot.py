@@ -9,7 +9,7 @@ from doit.tools import config_changed
 
 from ..sysroot import libc_abi as abi, buildtools, provenance
 from .. import paths
-from ..backend import HostBackend, make
+from ..backend import make
 from ..sysroot.buildtools import cc_wrapper
 from ..sysroot.build import BuildPlan, build_sysroot
 from ..config.arch import Arch
@@ -17,6 +17,7 @@ from ..sources.patch import marker, tree_dir
 from ..sysroot.smoke import discover, libraries, run_smoke
 from . import action, creator
 from .context import Context, load_context
+from .builtins import builtins_path
 from .sources import src_root
 from .toolchain import needs_image
 from ..progress import title
@@ -48,28 +49,6 @@ class TreeUnchanged:
 
 
 @creator
-def compiler_rt_task(ctx: Context) -> dict:
-    """Fetched once, before the builds that compile builtins from it (parallel builds would race)."""
-    from ..toolchain.builtins import COMPILER_RT_VERSION, compiler_rt_source_dir
-    return {
-        "actions": [action(do_compiler_rt)],
-        "targets": [str(compiler_rt_source_dir(paths.cache_dir()) / "CMakeLists.txt")],
-        "uptodate": [config_changed(COMPILER_RT_VERSION)],
-        "verbosity": 2,
-    }
-
-
-def do_compiler_rt() -> None:
-    from ..toolchain.builtins import obtain_compiler_rt_source
-    print(title("SOURCE", f"compiler-rt builtins: {obtain_compiler_rt_source(paths.cache_dir())}"))
-
-
-def _builds_builtins(ctx: Context, arch: Arch) -> bool:
-    from ..toolchain.builtins import SOURCE
-    return bool(arch.debian_arch) and ctx.toolchain.builtins_deb(arch.debian_arch) == SOURCE
-
-
-@creator
 def build_tasks(ctx: Context):
     for arch in ctx.arches:
         yield {
@@ -77,8 +56,8 @@ def build_tasks(ctx: Context):
             "doc": f"build the {arch.name} sysroot ({arch.triple})",
             "actions": [action(do_build, lock=f"sysroot-{arch.name}", arch=arch.name,
                                version=ctx.release.version, toolchain=ctx.toolchain.name, backend=ctx.backend)],
-            "file_dep": [str(marker(src_root(), ctx.series))],
-            "task_dep": needs_image(ctx) + (["_compiler_rt"] if _builds_builtins(ctx, arch) else []),
+            "file_dep": [str(marker(src_root(), ctx.series)), str(builtins_path(arch))],
+            "task_dep": needs_image(ctx),
             "targets": [str(libc_path(arch)), str(cc_wrapper(arch, paths.sysroot_dir(arch.name))),
                         str(provenance.record_path(arch.name))],
             "uptodate": [config_changed({"arch": arch.fingerprint(), "toolchain": ctx.toolchain.fingerprint(),
@@ -93,26 +72,15 @@ def do_build(arch: str, version: str, toolchain: str, backend: str) -> None:
     ctx = load_context(version, toolchain, backend)
     target = _arch(ctx, arch)
     where = make(backend, ctx.toolchain)
-    builtins, builtins_source = _builtins_origin(ctx, target, where)
     plan = BuildPlan(arch=target, tree=tree_dir(src_root(), ctx.series),
                      objdir=paths.build_dir() / "obj" / arch, sysroot=paths.sysroot_dir(arch),
                      log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1,
                      abi_list=abi.list_path(arch, version))
-    build_sysroot(plan, where, builtins, builtins_source)
+    build_sysroot(plan, where, builtins_path(target))
     built_with = provenance.record(where, cwd=paths.build_dir())
     provenance.write(arch, built_with)
     print(title("BUILT", f"{arch}: {built_with['compiler']['version']} ({where.name} backend, "
                          f"{'pinned versions' if built_with['pinned'] else 'NOT the pinned versions'})"))
-
-
-def _builtins_origin(ctx: Context, arch: Arch, backend) -> tuple[Path | None, Path | None]:
-    """(host file to copy, compiler-rt source to compile); (None, None) means the image's copy."""
-    from ..toolchain import builtins
-    if _builds_builtins(ctx, arch):
-        return None, builtins.obtain_compiler_rt_source(paths.cache_dir())
-    if isinstance(backend, HostBackend):
-        return builtins.locate(ctx.toolchain, arch, paths.cache_dir()), None
-    return None, None
 
 
 @creator

@@ -1,355 +1,361 @@
-"""compiler-rt builtins (libclang_rt.builtins) for an arch: host-installed, from a Debian package, or built.
+"""compiler-rt builtins (libclang_rt.builtins.a) for an arch: one way, for every arch.
 
-Debian's libclang-rt-NN-dev packages are not co-installable across arches, so for a foreign arch the
-package is downloaded with `apt-get download` and unpacked into the cache with `dpkg-deb -x` (never
-installed). Where Debian ships no builtins for an arch (riscv64, loong64: no package in bookworm;
-s390x, mips64el: the package leaves the builtins out) the toolchain maps the arch to `source`, and
-`doit build:<arch>` compiles them from Debian's llvm-toolchain source package (build_from_source).
+The toolchain file pins one compiler-rt source (compiler_rt: a Debian llvm-toolchain orig tarball and its
+sha256). `obtain_source` fetches it once with apt through a private deb-src list (the system's apt
+configuration is left alone), checks the sha256 and unpacks into the cache only what compiler-rt's
+standalone builtins build reads. `provide` builds the builtins for one arch with compiler-rt's own CMake
+(Ninja, only the `builtins` target) in the toolchain's backend (the image, or the host), against that
+arch's musl headers, and keeps the archive in the cache under a key of everything that decides its bytes,
+with a sha256 sidecar checked each time it is used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
 from .. import lock, proc
+from ..config.toolchain import CompilerRtSource, Toolchain
 from ..errors import CommandFailed, MuslforgeError
-from ..files import commit
+from ..files import atomic_target, sha256_file, write_atomically
+from ..progress import title
 
-SOURCE = "source"  # a builtins_debs value: no usable package, build from compiler-rt source
-
-# The source package compiled for arches mapped to `source`. LLVM 22's orig tarball is not on the
-# mirror (404), LLVM 19's is; its builtins link fine with clang-22 objects.
-COMPILER_RT_PACKAGE = "llvm-toolchain-19"
-COMPILER_RT_VERSION = "1:19.1.7-3~deb12u1"
-BUILTINS_SUBDIR = "compiler-rt/lib/builtins"
 ARCHIVE_NAME = "libclang_rt.builtins.a"
+RECIPE = 2  # bump when the CMake invocation below changes what it builds
+# What the standalone builtins build reads from the source tree (and the licence that goes with it):
+# without LLVM's CMake package, compiler-rt's CMake mocks it from llvm/cmake/; aarch64 needs siphash.
+KEEP = ("cmake/", "llvm/cmake/", "compiler-rt/cmake/", "compiler-rt/lib/builtins/", "compiler-rt/LICENSE.TXT",
+        "third-party/siphash/")
+DONE = ".muslforge-source.json"   # written last into an unpacked source: its orig sha256 and tree digest
+# Fixed names the source and build folders are mapped to in the archive's bytes (__FILE__ strings).
+SOURCE_PREFIX = "/usr/src/compiler-rt"
+BUILD_PREFIX = "/usr/src/compiler-rt-build"
+APT_HELPER = "/usr/lib/apt/apt-helper"
+# musl ships no kernel headers; clear_cache.c includes <linux/unistd.h> on riscv only for
+# __NR_riscv_flush_icache, which musl's <sys/syscall.h> defines. Written into the build folder.
+KERNEL_SHIM = Path("kernel-headers/linux/unistd.h")
+KERNEL_SHIM_TEXT = "/* muslforge: the syscall numbers, from musl */\n#include <sys/syscall.h>\n"
 
 Run = Callable[..., None]
 Output = Callable[..., str]
 
 
-class BuiltinsMissing(MuslforgeError):
-    """No compiler-rt builtins archive could be found or fetched for an arch."""
+class BuiltinsError(MuslforgeError):
+    """The compiler-rt source could not be fetched or used, or its builtins could not be built."""
 
 
-# ---------------------------------------------------------------------------------------------- locate
-
-def locate(toolchain, arch, cache: Path, *, run: Run = proc.run, output: Output = proc.output) -> Path:
-    """The builtins archive for `arch`: builtins_dirs first, then the toolchain's package for the arch."""
-    found = toolchain.builtins_path(arch.builtins)
-    if found is not None:
-        return found
-    package = toolchain.builtins_deb(arch.debian_arch) if arch.debian_arch else None
-    if package is None:
-        raise BuiltinsMissing(_not_mapped_message(toolchain, arch))
-    if package == SOURCE:
-        raise BuiltinsMissing(
-            f"{arch.builtins} for {arch.name} is compiled from compiler-rt source (Debian ships no builtins "
-            f"for {arch.debian_arch}) inside `doit build:{arch.name}`; there is no file to locate first.")
-    return _from_package(package, arch, cache, run=run, output=output)
+def upstream_version(pin: CompilerRtSource) -> str:
+    """22.1.8 from llvm-toolchain-22_22.1.8.orig.tar.xz."""
+    match = re.fullmatch(r"[^_]+_(.+)\.orig\.tar\.\w+", pin.orig)
+    return match.group(1) if match else pin.version
 
 
-def provenance(toolchain, arch) -> str:
-    """Where an arch's builtins come from, for the release manifest and the image labels."""
-    package = toolchain.builtins_deb(arch.debian_arch) if arch.debian_arch else None
-    if package == SOURCE:
-        return f"compiled from {COMPILER_RT_PACKAGE}={COMPILER_RT_VERSION} {BUILTINS_SUBDIR} at build time"
-    if package:
-        name, _, version = package.partition("=")
-        return f"{name}:{arch.debian_arch}={version}" if version else f"{name}:{arch.debian_arch}"
-    return f"{arch.builtins} from the toolchain's builtins_dirs ({', '.join(toolchain.builtins_dirs)})"
+def provenance(toolchain: Toolchain, built_with: dict | None) -> str:
+    """Where an arch's builtins come from, for the release manifest."""
+    pin = toolchain.compiler_rt
+    where = (built_with or {}).get("image") or "on the host"
+    where = where if where == "on the host" else f"in {where}"
+    return (f"compiler-rt {upstream_version(pin)} ({pin.package}={pin.version}, {pin.orig} sha256 "
+            f"{pin.sha256}) built with its CMake {where}")
 
 
-def package_dir(cache: Path, package: str, debian_arch: str) -> Path:
-    """cache/builtins/<package>[_<version>]_<debian_arch>: one unpacked .deb."""
-    name, _, version = package.partition("=")
-    stem = f"{name}_{version.replace(':', '%3a')}" if version else name
-    return cache / "builtins" / f"{stem}_{debian_arch}"
+# ------------------------------------------------------------------------------------------- source
+
+def source_dir(cache: Path, pin: CompilerRtSource) -> Path:
+    """cache/compiler-rt/<orig tarball name without .orig.tar.*>: the unpacked parts of one source."""
+    return cache / "compiler-rt" / re.sub(r"\.orig\.tar\.\w+$", "", pin.orig)
 
 
-def _from_package(package: str, arch, cache: Path, *, run: Run, output: Output) -> Path:
-    target = package_dir(cache, package, arch.debian_arch)
-    if not target.is_dir():
-        _check_dpkg_arch(arch, output)
-        _download_and_unpack(package, arch, target, run)
-    found = _find_file(target, arch.builtins)
-    if found is None:
-        raise BuiltinsMissing(
-            f"{package} for {arch.debian_arch} (unpacked in {target}) holds no {arch.builtins}; the "
-            f"toolchain should map {arch.debian_arch} to another package or to 'source' in builtins_debs, "
-            f"then run: rm -rf {target}"
-        )
-    return found
-
-
-def _check_dpkg_arch(arch, output: Output) -> None:
-    native = output(["dpkg", "--print-architecture"]).split()
-    foreign = output(["dpkg", "--print-foreign-architectures"]).split()
-    if arch.debian_arch not in native + foreign:
-        raise BuiltinsMissing(
-            f"the builtins for {arch.name} come from a Debian {arch.debian_arch} package, but dpkg does "
-            f"not know the {arch.debian_arch} architecture. Enable it (this installs nothing) with: "
-            f"dpkg --add-architecture {arch.debian_arch} && apt-get update"
-        )
-
-
-def _download_and_unpack(package: str, arch, target: Path, run: Run) -> None:
-    """apt-get download into a temp dir, dpkg-deb -x, then rename the whole dir into place."""
-    name, _, version = package.partition("=")
-    spec = f"{name}:{arch.debian_arch}" + (f"={version}" if version else "")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        download = work / "download"
-        download.mkdir()
-        os.chmod(work, 0o755)
-        os.chmod(download, 0o777)  # apt-get download hands the file to the _apt user
-        try:
-            run(["apt-get", "download", spec], cwd=download)
-        except CommandFailed as failed:
-            raise BuiltinsMissing(_download_failed_message(spec, arch, failed)) from None
-        debs = sorted(download.glob("*.deb"))
-        if len(debs) != 1:
-            raise BuiltinsMissing(f"apt-get download {spec} left {len(debs)} .deb files in {download}; "
-                                  f"expected exactly one. Run it by hand to see why.")
-        unpacked = work / "root"
-        run(["dpkg-deb", "-x", debs[0], unpacked])
-        shutil.rmtree(download)
-        os.replace(unpacked, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _download_failed_message(spec: str, arch, failed: CommandFailed) -> str:
-    last = str(failed).strip().splitlines()[-1] if str(failed).strip() else ""
-    return (f"apt-get download {spec} failed ({last}). The package index for {arch.debian_arch} is "
-            f"probably missing or stale; refresh it with: dpkg --add-architecture {arch.debian_arch} && "
-            f"apt-get update  (then check it exists: apt-cache policy {spec.split('=')[0]}).")
-
-
-def _find_file(root: Path, file_name: str) -> Path | None:
-    matches = sorted(p for p in root.rglob(file_name) if p.is_file())
-    return matches[0] if matches else None
-
-
-def _not_mapped_message(toolchain, arch) -> str:
-    dirs = ", ".join(toolchain.builtins_dirs) or "(none)"
-    where = (f"builtins_debs names no package for Debian arch '{arch.debian_arch}'"
-             if arch.debian_arch else f"arches/{arch.name}.yaml sets no debian_arch")
-    return (f"{arch.builtins} for {arch.name} is not in the toolchain's builtins_dirs ({dirs}) and "
-            f"{where}. Add `{arch.debian_arch or '<debian arch>'}: <package>` (or `: source`) under "
-            f"builtins_debs in toolchains/{toolchain.name}.yaml, or install the file into one of "
-            f"builtins_dirs.")
-
-
-# ------------------------------------------------------------------------------ compiler-rt source
-
-def compiler_rt_source_dir(cache: Path, package: str = COMPILER_RT_PACKAGE,
-                           version: str = COMPILER_RT_VERSION) -> Path:
-    """Where obtain_compiler_rt_source leaves compiler-rt/lib/builtins (its CMakeLists.txt marks it done)."""
-    return cache / "compiler-rt" / f"{package}_{version.replace(':', '%3a')}" / "builtins"
-
-
-def obtain_compiler_rt_source(cache: Path, *, run: Run = proc.run,
-                              sources_file: Path = Path("/etc/apt/sources.list.d/debian.sources"),
-                              package: str = COMPILER_RT_PACKAGE, version: str = COMPILER_RT_VERSION) -> Path:
-    """compiler-rt/lib/builtins of the pinned source package, unpacked once into the cache.
-
-    apt runs with a private source list (deb-src twins of the system's `deb` entries) and private
-    index lists under the cache, so the system's apt configuration is left untouched; apt checks the
-    tarball against the signed .dsc. Only the builtins folder is extracted from the orig tarball.
-    """
-    target = compiler_rt_source_dir(cache, package, version)
-    base = target.parent
-    if (target / "CMakeLists.txt").is_file():
+def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, output: Output = proc.output,
+                  sources_file: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> Path:
+    """The unpacked source (verified), fetched and unpacked first if missing or not what was recorded."""
+    target = source_dir(cache, pin)
+    if _verified(target, pin):
         return target
-    base.mkdir(parents=True, exist_ok=True)
-    with lock.held(base / "lock", f"the {package} {version} source"):  # runs sharing the cache take turns
-        if not (target / "CMakeLists.txt").is_file():
-            _download_compiler_rt(target, run, sources_file, package, version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with lock.held(target.parent / f"{target.name}.lock", f"the {pin.package} source"):  # one fetch at a time
+        if not _verified(target, pin):
+            orig = _download(target.parent / f".{pin.orig}.{os.getpid()}", pin, run, output, sources_file)
+            try:
+                _unpack(orig, target, pin)
+            finally:
+                orig.unlink(missing_ok=True)
     return target
 
 
-def _download_compiler_rt(target: Path, run: Run, sources_file: Path, package: str, version: str) -> None:
-    base = target.parent
-    apt_dir = base / "apt"
-    options = _private_apt(apt_dir, sources_file)
-    run(["apt-get", *options, "update"])
-    download = base / "download"
-    download.mkdir(parents=True, exist_ok=True)
-    os.chmod(download, 0o777)
-    run(["apt-get", *options, "source", "--download-only", f"{package}={version}"], cwd=download)
-    origs = sorted(download.glob("*.orig.tar.*"))
-    if not origs:
-        raise BuiltinsMissing(f"apt-get source {package}={version} left no .orig.tar.* in {download}. "
-                              f"Check that the mirror carries it: apt-get source --download-only "
-                              f"{package}={version} (needs deb-src entries).")
-    _extract_builtins(origs[0], target)
-    shutil.rmtree(download)  # 165 MB of tarball; only the builtins folder is kept
+def _verified(target: Path, pin: CompilerRtSource) -> bool:
+    """True when target holds the unpacked pin, unchanged since it was unpacked."""
+    try:
+        recorded = json.loads((target / DONE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (recorded.get("orig_sha256") == pin.sha256 and recorded.get("keep") == list(KEEP)
+            and recorded.get("tree") == _tree_digest(target))
 
 
-def _private_apt(apt_dir: Path, sources_file: Path) -> list[str]:
-    """apt -o options for a private deb-src list derived from the system's deb822 sources file."""
-    parts = apt_dir / "sources.list.d"
-    lists = apt_dir / "lists"
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != DONE):
+        digest.update(f"{path.relative_to(root)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _download(dest: Path, pin: CompilerRtSource, run: Run, output: Output, sources_file: Path) -> Path:
+    """apt finds the orig tarball's URL in the suite's deb-src index; apt-helper fetches it, checking the
+    pinned sha256 (and apt checked the index's signature)."""
+    options = _private_apt(dest.parent / "apt", sources_file, pin.suite)
+    print(title("SOURCE", f"{pin.orig}: apt deb-src index of {pin.suite}"), flush=True)
+    try:
+        run(["apt-get", *options, "-q", "update"])
+        listing = output(["apt-get", *options, "source", "--print-uris", f"{pin.package}={pin.version}"])
+    except CommandFailed as failed:
+        raise BuiltinsError(_apt_failed(pin, failed)) from None
+    url, indexed = _orig_uri(listing, pin)
+    if indexed != pin.sha256:
+        raise BuiltinsError(f"the {pin.suite} deb-src index lists {pin.orig} with sha256 {indexed}, but "
+                            f"toolchains pin {pin.sha256}. The pin or the archive changed; check the "
+                            f"tarball and update compiler_rt: sha256 in the toolchain file.")
+    print(title("FETCH", f"{pin.orig}"), flush=True)
+    try:
+        run([APT_HELPER, "-o", "APT::Sandbox::User=root", "download-file", url, str(dest), f"SHA256:{pin.sha256}"])
+    except CommandFailed as failed:
+        dest.unlink(missing_ok=True)
+        raise BuiltinsError(f"downloading {url} failed ({_last_line(failed)}). Check the network and that "
+                            f"the {pin.suite} pool still carries {pin.orig}, then run again.") from None
+    return dest
+
+
+def _private_apt(apt_dir: Path, sources_file: Path, suite: str) -> list[str]:
+    """apt -o options for a private list: one deb-src entry for `suite` on the system's main archive."""
+    parts, lists = apt_dir / "sources.list.d", apt_dir / "lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     parts.mkdir(parents=True, exist_ok=True)
     try:
         text = sources_file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BuiltinsMissing(f"cannot read {sources_file} ({exc.strerror}) to derive deb-src entries for "
-                              f"the compiler-rt source. Pass sources_file= with your deb822 sources.") from None
-    (parts / "deb-src.sources").write_text(deb_src_entries(text), encoding="utf-8")
+        raise BuiltinsError(f"cannot read {sources_file} ({exc.strerror}); muslforge derives the deb-src "
+                            f"entry for the compiler-rt source from its first `Types: deb` stanza.") from None
+    (parts / "deb-src.sources").write_text(deb_src_entry(text, suite, sources_file), encoding="utf-8")
     return ["-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={parts}",
-            "-o", f"Dir::State::Lists={lists}"]
+            "-o", f"Dir::State::Lists={lists}", "-o", "APT::Sandbox::User=root"]
 
 
-def deb_src_entries(deb822: str) -> str:
-    """The deb822 stanzas of a sources file with `Types: deb` turned into `Types: deb-src`."""
-    return re.sub(r"(?im)^Types:[ \t]*deb[ \t]*$", "Types: deb-src", deb822)
+def deb_src_entry(deb822: str, suite: str, where: Path) -> str:
+    """A deb-src stanza for `suite` with the URIs and Signed-By of the first `Types: deb` stanza."""
+    for stanza in re.split(r"\n\s*\n", deb822):
+        fields = dict(re.findall(r"(?m)^([A-Za-z-]+):[ \t]*(.*?)\s*$", stanza))
+        if fields.get("Types", "").split() == ["deb"] and fields.get("URIs"):
+            signed = f"Signed-By: {fields['Signed-By']}\n" if fields.get("Signed-By") else ""
+            return f"Types: deb-src\nURIs: {fields['URIs']}\nSuites: {suite}\nComponents: main\n{signed}"
+    raise BuiltinsError(f"{where} has no `Types: deb` stanza with URIs (deb822 format) to derive the "
+                        f"deb-src entry for the compiler-rt source from.")
 
 
-def _extract_builtins(orig: Path, target: Path) -> None:
-    """Extract only */compiler-rt/lib/builtins/ from the orig tarball, safely, then rename into place."""
-    work = Path(tempfile.mkdtemp(prefix=".builtins.", dir=target.parent))
+def _orig_uri(listing: str, pin: CompilerRtSource) -> tuple[str, str]:
+    """(url, sha256) of the orig tarball in `apt-get source --print-uris` output."""
+    for url, name, _size, checksum in re.findall(r"^'([^']+)' (\S+) (\d+) (\S+)$", listing, re.M):
+        if name == pin.orig:
+            return url, checksum.removeprefix("SHA256:").lower()
+    raise BuiltinsError(f"apt-get source {pin.package}={pin.version} (suite {pin.suite}) lists no {pin.orig}. "
+                        f"Update compiler_rt: in the toolchain file to a version the suite carries "
+                        f"(apt-cache showsrc {pin.package}).")
+
+
+def _apt_failed(pin: CompilerRtSource, failed: CommandFailed) -> str:
+    return (f"apt could not find {pin.package}={pin.version} in the {pin.suite} deb-src index "
+            f"({_last_line(failed)}). Check the network and that the suite still carries this version "
+            f"(compiler_rt: in the toolchain file).")
+
+
+def _last_line(failed: CommandFailed) -> str:
+    text = str(failed).strip()
+    return text.splitlines()[-1] if text else "no output"
+
+
+def _unpack(orig: Path, target: Path, pin: CompilerRtSource) -> None:
+    """Extract only KEEP from the orig tarball, safely (filter="data"), then rename into place."""
+    if sha256_file(orig) != pin.sha256:  # checked again at use, not only at download
+        raise BuiltinsError(f"{orig} does not have the pinned sha256 {pin.sha256}; it was removed, run again.")
+    print(title("UNPACK", f"{pin.orig}: {', '.join(KEEP)}"), flush=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        with tarfile.open(orig) as tar:
-            for member in tar:
-                rel = _builtins_relpath(member.name)
-                if rel is None or not (member.isfile() or member.isdir()):
-                    continue
-                member.name = rel
-                tar.extract(member, work, filter="data")
-        if not (work / "CMakeLists.txt").is_file():
-            raise BuiltinsMissing(f"{orig} has no {BUILTINS_SUBDIR}/CMakeLists.txt; is it an llvm-toolchain "
-                                  f"orig tarball?")
-        os.chmod(work, 0o755)  # mkdtemp made it private
+        try:
+            with tarfile.open(orig) as tar:
+                for member in tar:
+                    rel = _kept(member.name)
+                    if rel is not None and (member.isfile() or member.isdir()):
+                        member.name = rel
+                        tar.extract(member, work, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise BuiltinsError(f"{orig} ({pin.orig}) could not be unpacked: {exc}.") from None
+        if not (work / "compiler-rt/lib/builtins/CMakeLists.txt").is_file():
+            raise BuiltinsError(f"{pin.orig} has no compiler-rt/lib/builtins/CMakeLists.txt; is it an "
+                                f"llvm-toolchain orig tarball? Fix compiler_rt: in the toolchain file.")
+        record = {"orig": pin.orig, "orig_sha256": pin.sha256, "keep": list(KEEP), "tree": _tree_digest(work)}
+        (work / DONE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        os.chmod(work, 0o755)  # mkdtemp made it private; the container runs as the host's uid anyway
+        shutil.rmtree(target, ignore_errors=True)
         os.replace(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _builtins_relpath(name: str) -> str | None:
-    top, _, rest = name.partition("/")
-    prefix = BUILTINS_SUBDIR + "/"
-    if not rest.startswith(prefix) or ".." in rest.split("/"):
+def _kept(name: str) -> str | None:
+    """The member's path below the tarball's top folder if it is one of KEEP, else None."""
+    _top, _, rest = name.partition("/")
+    if ".." in rest.split("/") or not any(rest == k.rstrip("/") or rest.startswith(k) for k in KEEP):
         return None
-    rel = rest[len(prefix):].rstrip("/")
-    return rel or None
+    return rest.rstrip("/")
 
 
-# ------------------------------------------------------------------------------------ build_from_source
+# -------------------------------------------------------------------------------------------- build
 
-# Per arch family (first part of the triple): extra sources as in compiler-rt's CMakeLists.txt, and
-# whether the arch's long double is IEEE quad (the *tf* routines).
-_ARCH_SOURCES: dict[str, tuple[str, ...]] = {
-    "x86_64": ("cpu_model/x86.c", "i386/fp_mode.c", "x86_64/floatdidf.c", "x86_64/floatdisf.c",
-               "x86_64/floatundidf.S", "x86_64/floatundisf.S", "x86_64/floatdixf.c",
-               "x86_64/floatundixf.S"),
-    "riscv64": ("riscv/fp_mode.c", "riscv/save.S", "riscv/restore.S", "riscv/muldi3.S"),
-    "riscv32": ("riscv/fp_mode.c", "riscv/save.S", "riscv/restore.S", "riscv/mulsi3.S"),
-    "loongarch64": ("loongarch/fp_mode.c",),
-    "powerpc64": ("ppc/divtc3.c", "ppc/fixtfdi.c", "ppc/fixunstfdi.c", "ppc/floatditf.c",
-                  "ppc/floatunditf.c", "ppc/gcc_qadd.c", "ppc/gcc_qdiv.c", "ppc/gcc_qmul.c",
-                  "ppc/gcc_qsub.c", "ppc/multc3.c", "ppc/floattitf.c", "ppc/fixtfti.c", "ppc/fixunstfti.c"),
-}
-_ARCH_SOURCES["powerpc64le"] = _ARCH_SOURCES["powerpc64"]
-_TF_FAMILIES = {"x86_64", "riscv64", "riscv32", "loongarch64", "mips64", "mips64el", "s390x", "aarch64"}
-_X86_80_BIT = ("divxc3.c", "extendxftf2.c", "fixxfdi.c", "fixxfti.c", "fixunsxfdi.c", "fixunsxfsi.c",
-               "fixunsxfti.c", "floatdixf.c", "floattixf.c", "floatundixf.c", "floatuntixf.c", "mulxc3.c",
-               "powixf2.c", "trunctfxf2.c")
-# Left out on purpose: the Linux extras compiler-rt adds outside its generic list (clear_cache.c needs
-# kernel headers musl does not ship; emutls.c, enable_execute_stack.c, eprintf.c and
-# gcc_personality_v0.c serve emulated TLS, trampolines, old gcc and C exceptions, none used here).
-_NOT_ON_LINUX = {"apple_versioning.c", "os_version_check.c"}
-_FAMILY_FLAGS = {"riscv32": ("-fforce-enable-int128",)}
+def cmake_argv(arch, toolchain: Toolchain, source: Path, build: Path, include: Path,
+               programs: dict[str, str]) -> list[str]:
+    """compiler-rt's CMake, standalone on lib/builtins, for `arch` only, against musl's headers.
 
-
-def builtins_sources(builtins_dir: Path, triple: str) -> list[str]:
-    """The sorted source list (relative to builtins_dir) compiler-rt would build for `triple` on Linux."""
-    family = triple.split("-", 1)[0]
-    text = (builtins_dir / "CMakeLists.txt").read_text(encoding="utf-8")
-    generic = [s for s in _cmake_list(text, "GENERIC_SOURCES") if s not in _NOT_ON_LINUX]
-    chosen = list(generic)
-    if family in _TF_FAMILIES:
-        chosen += _cmake_list(text, "GENERIC_TF_SOURCES")
-    if family == "x86_64":
-        chosen += _X86_80_BIT
-    specific = _ARCH_SOURCES.get(family, ())
-    replaced = {Path(s).stem for s in specific}
-    chosen = [s for s in chosen if Path(s).stem not in replaced] + list(specific)
-    missing = [s for s in chosen if not (builtins_dir / s).is_file()]
-    if missing:
-        raise BuiltinsMissing(f"{builtins_dir} lacks {', '.join(missing[:5])}; the compiler-rt source does "
-                              f"not match the list muslforge.toolchain.builtins expects (version {COMPILER_RT_VERSION}).")
-    return sorted(set(chosen))
-
-
-def _cmake_list(text: str, name: str) -> list[str]:
-    match = re.search(rf"^set\({name}\s*\n(.*?)\)", text, re.S | re.M)
-    if not match:
-        raise BuiltinsMissing(f"compiler-rt's CMakeLists.txt has no set({name} ...) list; unknown layout.")
-    return [line.strip() for line in match.group(1).splitlines() if line.strip() and "#" not in line]
-
-
-def build_from_source(compiler_rt_builtins_dir: Path, arch, toolchain, out: Path, run: Run = proc.run, *,
-                      include_dir: Path | None = None, output: Output = proc.output, jobs: int = 2) -> Path:
-    """Compile compiler-rt builtins for `arch` and archive them into `out`, reproducibly.
-
-    `include_dir` is musl's installed include/ for the arch (int_util.c needs <stdlib.h>); without
-    it the compiler's default search is used. Sources are compiled and archived in sorted order,
-    objects are named after their source paths and the source folder is mapped to a fixed prefix, so
-    the archive's bytes depend only on the sources, the flags and the compiler.
+    Linux arches get the hosted Linux build (as a distribution's libclang-rt); wasm32 the bare-metal one
+    (no emutls, execute-stack or eprintf, which need a Linux kernel). PIC where the arch has libc.so.
+    programs: the toolchain's ar, ranlib and nm by full path (CMake takes a bare name as a file in -B).
     """
-    src = Path(compiler_rt_builtins_dir).resolve()
-    sources = builtins_sources(src, arch.triple)
-    flags = compile_flags(src, arch, include_dir, _resource_include(toolchain, include_dir, output))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    flags = " ".join([*arch.cflags, "-nostdlibinc", "-isystem", str(include),
+                      "-isystem", str(build / KERNEL_SHIM.parent.parent),
+                      f"-ffile-prefix-map={source}={SOURCE_PREFIX}", f"-ffile-prefix-map={build}={BUILD_PREFIX}"])
+    defs = {"CMAKE_BUILD_TYPE": "Release", "CMAKE_SYSTEM_NAME": "Linux",
+            "CMAKE_C_COMPILER": toolchain.cc, "CMAKE_CXX_COMPILER": toolchain.cxx,
+            "CMAKE_ASM_COMPILER": toolchain.cc, "CMAKE_AR": programs[toolchain.ar],
+            "CMAKE_RANLIB": programs[toolchain.ranlib], "CMAKE_NM": programs[toolchain.nm]}
+    for language in ("C", "CXX", "ASM"):
+        defs[f"CMAKE_{language}_COMPILER_TARGET"] = arch.triple
+        defs[f"CMAKE_{language}_FLAGS"] = flags
+    defs.update({"COMPILER_RT_DEFAULT_TARGET_ONLY": "ON", "COMPILER_RT_BUILD_CRT": "OFF",
+                 "COMPILER_RT_INCLUDE_TESTS": "OFF",
+                 "COMPILER_RT_BAREMETAL_BUILD": "ON" if arch.triple.startswith("wasm") else "OFF",
+                 "COMPILER_RT_BUILTINS_ENABLE_PIC": "ON" if arch.shared else "OFF",
+                 "CMAKE_DISABLE_FIND_PACKAGE_LLVM": "ON"})  # the same configure in the image and on a host
+    return ["cmake", "-G", "Ninja", "-S", str(source / "compiler-rt" / "lib" / "builtins"), "-B", str(build),
+            *(f"-D{key}={value}" for key, value in defs.items())]
+
+
+def headers_argv(arch, tree: Path, dest: Path) -> list[str]:
+    """musl's install-headers for `arch` without configure (it needs only ARCH and srcdir)."""
+    return ["make", "-f", str(tree / "Makefile"), f"srcdir={tree}", f"ARCH={arch.musl_target}", "prefix=/",
+            "includedir=/include", f"DESTDIR={dest}", "install-headers"]
+
+
+def cache_key(arch, toolchain: Toolchain, backend: str, headers: str) -> str:
+    """Everything that decides the archive's bytes: the recipe, the arch, the toolchain (its compiler-rt
+    pin included), where it is built, and the musl headers it is compiled against."""
+    values = [RECIPE, arch.fingerprint(), toolchain.fingerprint(), backend, headers]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+def cached_path(cache: Path, toolchain: Toolchain, arch, key: str) -> Path:
+    return cache / "builtins" / toolchain.name / f"{arch.name}-{key[:16]}.a"
+
+
+def sidecar(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".sha256")
+
+
+def cache_hit(archive: Path) -> bool:
+    """The cached archive exists and still has the sha256 recorded when it was stored."""
     try:
-        # One make -j run compiles everything: one process (or one container) for the whole archive.
-        (work / "Makefile").write_text(_makefile(toolchain, flags, src, sources), encoding="utf-8")
-        run(["make", f"-j{max(1, jobs)}", "-f", "Makefile", ARCHIVE_NAME], cwd=work)
-        commit(work / ARCHIVE_NAME, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        return sidecar(archive).read_text(encoding="utf-8").strip() == sha256_file(archive)
+    except OSError:
+        return False
+
+
+def provide(arch, backend, *, tree: Path, work: Path, out: Path, cache: Path, log: Path | None = None,
+            jobs: int = 2) -> Path:
+    """`out` gets the builtins for `arch`: from the cache when they are there and intact, else built."""
+    started = time.monotonic()
+    toolchain = backend.toolchain
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "musl-obj").mkdir(parents=True)
+    sources = source_dir(cache, toolchain.compiler_rt).parent
+    sources.mkdir(parents=True, exist_ok=True)
+    with backend.session({tree: "ro", work: "rw", sources: "ro"}) as session:
+        session.run(headers_argv(arch, tree, work / "sysroot"), cwd=work / "musl-obj", log=log,
+                    env={"LC_ALL": "C"}, on_line=lambda line: None)
+        include = work / "sysroot" / "include"
+        key = cache_key(arch, toolchain, backend.name, _headers_digest(include))
+        cached = cached_path(cache, toolchain, arch, key)
+        how = "cached"
+        if not cache_hit(cached):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with lock.held(cached.with_name(cached.name + ".lock"), f"the {arch.name} builtins"):
+                if not cache_hit(cached):
+                    _build_into(cached, arch, toolchain, session, work, include, cache, log, jobs)
+                    how = "built"
+    _copy(cached, out)
+    shutil.rmtree(work, ignore_errors=True)
+    print(title("BUILTINS", f"{arch.name}: {how} {out} ({out.stat().st_size // 1024} KiB, "
+                            f"{time.monotonic() - started:.1f} s, {backend.name} backend)"), flush=True)
     return out
 
 
-def _makefile(toolchain, flags: list[str], src: Path, sources: list[str]) -> str:
-    """Rules for every object, and the archive from them in sorted order (reproducible member order)."""
-    objects = [_object_name(s) for s in sources]
-    compile_cmd = " ".join([toolchain.cc, *flags])
-    rules = [f"{ARCHIVE_NAME}: {' '.join(objects)}\n\t{toolchain.ar} rcsD $@ $^\n"]
-    rules += [f"{obj}: {src / s}\n\t{compile_cmd} -c $< -o $@\n" for s, obj in zip(sources, objects)]
-    return "\n".join(rules)
+def _headers_digest(include: Path) -> str:
+    from ..release.package import tree_digest
+    return tree_digest(include)
 
 
-def compile_flags(src: Path, arch, include_dir: Path | None, resource_include: Path | None) -> list[str]:
-    """The clang flags for every builtins source (those of compiler-rt's standalone build)."""
-    family = arch.triple.split("-", 1)[0]
-    flags = [f"--target={arch.triple}", *arch.cflags, "-O2", "-std=c11", "-fPIC", "-fno-builtin",
-             "-fvisibility=hidden", "-DVISIBILITY_HIDDEN", "-fomit-frame-pointer", "-w",
-             f"-ffile-prefix-map={src}={BUILTINS_SUBDIR}", *_FAMILY_FLAGS.get(family, ())]
-    if include_dir is not None:
-        flags += ["-nostdinc", "-isystem", str(include_dir)]
-        if resource_include is not None:
-            flags += ["-isystem", str(resource_include)]
-    return flags
+def _build_into(cached: Path, arch, toolchain: Toolchain, session, work: Path, include: Path, cache: Path,
+                log: Path | None, jobs: int) -> None:
+    """Configure and build in work/build, then store the archive and its sha256 sidecar in the cache."""
+    source = obtain_source(cache, toolchain.compiler_rt)
+    build = work / "build"
+    (build / KERNEL_SHIM).parent.mkdir(parents=True)
+    (build / KERNEL_SHIM).write_text(KERNEL_SHIM_TEXT, encoding="utf-8")
+    env = {"LC_ALL": "C"}
+    programs = _full_paths(session, [toolchain.ar, toolchain.ranlib, toolchain.nm], build)
+    step = "configure"
+    try:
+        session.run(cmake_argv(arch, toolchain, source, build, include, programs), cwd=build, log=log, env=env,
+                    on_line=lambda line: None)
+        step = "build"
+        session.run(["ninja", f"-j{max(1, jobs)}", "builtins"], cwd=build, log=log, env=env,
+                    on_line=lambda line: None)
+    except CommandFailed as failed:
+        raise BuiltinsError(_build_failed(step, arch, build, log, failed)) from None
+    built = sorted(build.glob("lib/*/libclang_rt.builtins-*.a"))
+    if len(built) != 1:
+        raise BuiltinsError(f"compiler-rt's build for {arch.name} left {len(built)} builtins archives in "
+                            f"{build}/lib (expected one); see {log}.")
+    _copy(built[0], cached)
+    write_atomically(sidecar(cached), sha256_file(cached) + "\n")
 
 
-def _resource_include(toolchain, include_dir: Path | None, output: Output) -> Path | None:
-    """clang's own headers (float.h, stdint.h for the compiler) to follow musl's under -nostdinc."""
-    if include_dir is None:
-        return None
-    return Path(output([toolchain.cc, "-print-resource-dir"]).strip()) / "include"
+def _full_paths(session, names: list[str], cwd: Path) -> dict[str, str]:
+    """{name: full path} where the session runs, from the shell's `command -v`."""
+    status, out, _ = session.capture(["sh", "-c", 'for p; do command -v "$p" || echo "?$p"; done', "sh", *names],
+                                     cwd=cwd)
+    found = dict(zip(names, out.decode().split()))
+    missing = [name for name, path in found.items() if not path.startswith("/")]
+    if status != 0 or missing or len(found) != len(names):
+        raise BuiltinsError(f"{', '.join(missing or names)} not found on PATH where the builtins are built; "
+                            f"install the toolchain's LLVM tools (./setup.sh, or the toolchain image).")
+    return found
 
 
-def _object_name(source: str) -> str:
-    return source.replace("/", "_").rsplit(".", 1)[0] + ".o"
+def _build_failed(step: str, arch, build: Path, log: Path | None, failed: CommandFailed) -> str:
+    where = f"{build}/CMakeFiles/CMakeError.log and {log}" if step == "configure" else f"{log}"
+    return (f"compiler-rt's CMake {step} of the builtins for {arch.name} ({arch.triple}) failed "
+            f"({_last_line(failed)}). See {where}. A flag in arches/{arch.name}.yaml (cflags) or the "
+            f"toolchain's compiler may not suit compiler-rt; fix it and run again.")
+
+
+def _copy(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_target(dest) as tmp:
+        shutil.copyfile(source, tmp)

@@ -4,10 +4,6 @@ The tag `muslforge/<toolchain>:<inputs hash>` is computed without Docker from th
 (containers/toolchain/) and the toolchain's image pins, so an edit to either names a new image and
 `ensure_image` builds only what is missing. The rootfs tarball is reproducible: two builds from the same
 pins give the same bytes (SOURCE_DATE_EPOCH, mmdebstrap's cleanup, and containers/toolchain/customize.sh).
-
-Compiler-rt builtins of every `builtins_debs` entry that names a package (not `source`) are extracted,
-flat, into BUILTINS_ROOT/<debian_arch>/ inside the image, e.g.
-/opt/muslforge/builtins/arm64/libclang_rt.builtins-aarch64.a.
 """
 
 from __future__ import annotations
@@ -26,18 +22,12 @@ from pathlib import Path
 
 from .. import paths, proc
 from ..config.toolchain import Toolchain
-from ..errors import BackendError, ConfigError, MuslforgeError, report
+from ..errors import BackendError, MuslforgeError, report
 from ..files import commit, sha256_file
 
 RECIPE_DIR = paths.CONTAINERS_DIR / "toolchain"
-BUILTINS_ROOT = "/opt/muslforge/builtins"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 TITLE = "IMAGE"
-
-
-def builtins_dir(debian_arch: str) -> str:
-    """Where the image holds the compiler-rt files extracted for a foreign Debian arch."""
-    return f"{BUILTINS_ROOT}/{debian_arch}"
 
 
 def image_repository(toolchain: Toolchain) -> str:
@@ -59,7 +49,7 @@ def inputs_hash(toolchain: Toolchain) -> str:
     recipe = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in recipe_files()}
     values = {"recipe": recipe, "options": _options(toolchain, portable=True),
               "suite": toolchain.image.suite, "source_date_epoch": toolchain.image.source_date_epoch,
-              "builtins": _builtins_spec(toolchain), "native": native_arch()}
+              "native": native_arch()}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
@@ -85,35 +75,8 @@ def native_arch() -> str:
 
 
 def foreign_arches(toolchain: Toolchain) -> tuple[str, ...]:
-    """Foreign arches whose packages are installed in the image (image: foreign_arches).
-
-    builtins_debs arches are not among them: customize.sh fetches those with a private, per-arch apt
-    state, so the image's own apt never reads (possibly broken) indexes of arches it does not install.
-    """
+    """Foreign arches whose packages are installed in the image (image: foreign_arches)."""
     return tuple(sorted(set(toolchain.image.foreign_arches) - {native_arch()}))
-
-
-def builtins_arches(toolchain: Toolchain) -> tuple[str, ...]:
-    """The Debian arches whose builtins the image holds under builtins_dir(arch)."""
-    return tuple(spec.split(":", 1)[0] for spec in _builtins_spec(toolchain))
-
-
-def _builtins_spec(toolchain: Toolchain) -> list[str]:
-    """["arm64:libclang-rt-22-dev=1:22.1.8-1~deb12u1", ...]: each builtins deb at its pinned version.
-
-    A builtins_debs value is "package=version", or a bare package pinned in image: packages, or
-    "source" (no Debian package carries them; built from source outside the image, so skipped here).
-    """
-    pins = {p.split("=", 1)[0].split(":", 1)[0]: p.split("=", 1)[1] for p in toolchain.image.packages}
-    spec = []
-    for arch, package in toolchain.builtins_debs:
-        if package == "source":
-            continue
-        if "=" not in package and package not in pins:
-            raise ConfigError(f"{toolchain.path}: builtins_debs: {arch}: {package} has no version; write "
-                              f"{package}=<version> (or pin it in image: packages).")
-        spec.append(f"{arch}:{package if '=' in package else package + '=' + pins[package]}")
-    return spec
 
 
 def _options(toolchain: Toolchain, *, portable: bool) -> list[str]:
@@ -219,8 +182,7 @@ def build_rootfs(toolchain: Toolchain, output: Path | None = None, *, log: Path 
     debs.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
     scratch = Path(tempfile.mkdtemp(prefix=f".{toolchain.name}-", dir=output.parent))
-    env = {"SOURCE_DATE_EPOCH": str(toolchain.image.source_date_epoch),
-           "MUSLFORGE_BUILTINS": " ".join(_builtins_spec(toolchain))}
+    env = {"SOURCE_DATE_EPOCH": str(toolchain.image.source_date_epoch)}
     _say(toolchain, f"mmdebstrap {toolchain.image.suite} ({len(toolchain.image.packages)} pinned packages)")
     try:
         argv = mmdebstrap_argv(toolchain, partial, debs, _write_sources(toolchain, scratch))
@@ -253,20 +215,13 @@ def labels(toolchain: Toolchain, rootfs_sha256: str) -> dict[str, str]:
         "muslforge.toolchain": toolchain.name,
         "muslforge.rootfs.sha256": rootfs_sha256,
         "muslforge.packages": " ".join(toolchain.image.packages),
-        "muslforge.toolchain.builtins": " ".join(builtins_dir(arch) for arch in builtins_arches(toolchain)),
-        # Arches Debian ships no builtins for: compiled in this image from this pinned source.
-        "muslforge.toolchain.builtins.source": _compiler_rt_pin(toolchain),
+        # Every arch's builtins are built in this image from this source (muslforge.toolchain.builtins).
+        "muslforge.compiler_rt": f"{toolchain.compiler_rt.package}={toolchain.compiler_rt.version}",
     }
     revision = _git(["rev-parse", "HEAD"])
     if revision:
         found["org.opencontainers.image.revision"] = revision
     return found
-
-
-def _compiler_rt_pin(toolchain: Toolchain) -> str:
-    from .builtins import BUILTINS_SUBDIR, COMPILER_RT_PACKAGE, COMPILER_RT_VERSION, SOURCE
-    arches = sorted(arch for arch, package in toolchain.builtins_debs if package == SOURCE)
-    return f"{COMPILER_RT_PACKAGE}={COMPILER_RT_VERSION} {BUILTINS_SUBDIR} for {','.join(arches)}" if arches else ""
 
 
 def _git(args: list[str]) -> str:
@@ -325,18 +280,6 @@ def usr_copy(tag: str) -> Path:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     return dest
-
-
-def prune_usr_copies(prefix: str = "muslforge/") -> list[Path]:
-    """Delete the /usr copies (usr_copy) of images no longer on the daemon; return them."""
-    from .. import docker
-
-    present = {image_id.removeprefix("sha256:")[:16] for image_id in docker.tagged_images(prefix).values()}
-    stale = [folder for folder in (paths.cache_dir() / "images").glob("*-usr-*")
-             if re.fullmatch(r".+-usr-[0-9a-f]{16}", folder.name) and folder.name[-16:] not in present]
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
-    return stale
 
 
 def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:

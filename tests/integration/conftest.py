@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ class Doit:
 
     def __init__(self, build: Path, cache: Path, mirror_url: str, backend: str = "host"):
         self.build, self.cache = build, cache
+        share_builtins(cache)
         self.env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(build), "MUSLFORGE_CACHE": str(cache),
                     "MUSLFORGE_MIRRORS": mirror_url, "MUSLFORGE_BACKEND": backend,
                     "MUSLFORGE_FETCH_BACKOFF": "0"}
@@ -44,6 +49,31 @@ class Doit:
     def executed(self, output: str) -> list[str]:
         """Tasks doit ran (its '.  name' lines), as opposed to up-to-date ones ('-- name')."""
         return [line[3:].strip() for line in output.splitlines() if line.startswith(".  ")]
+
+
+@functools.cache
+def shared_builtins_dirs() -> Path:
+    """One compiler-rt source and one builtins cache for every cache of this pytest run, so each arch's
+    builtins are built once per run (and really built: the run's folder starts empty). The source is
+    copied from the user's cache (fetched there first, from Debian's archive, as `doit build` would)."""
+    from muslforge import paths
+    from muslforge.config.toolchain import load_toolchain
+    from muslforge.toolchain.builtins import obtain_source, source_dir
+    shared = Path(tempfile.mkdtemp(prefix="muslforge-test-builtins-"))
+    atexit.register(shutil.rmtree, shared, True)
+    (shared / "builtins").mkdir()
+    for name in ("llvm-22", "llvm-19"):
+        pin = load_toolchain(paths.TOOLCHAINS_DIR, name).compiler_rt
+        shutil.copytree(obtain_source(paths.cache_dir(), pin), source_dir(shared, pin))
+    return shared
+
+
+def share_builtins(cache: Path) -> None:
+    """cache/compiler-rt and cache/builtins: links to the run's shared folders (locked, verified at use)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("compiler-rt", "builtins"):
+        if not (cache / name).exists():
+            (cache / name).symlink_to(shared_builtins_dirs() / name, target_is_directory=True)
 
 
 @pytest.fixture(scope="session")

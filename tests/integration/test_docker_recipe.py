@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
 from muslforge.toolchain import image
 from muslforge.config.toolchain import load_toolchain
-from muslforge.errors import BackendError, ConfigError
+from muslforge.errors import BackendError
 from muslforge.paths import TOOLCHAINS_DIR
 
 SOURCES = """\
@@ -54,15 +53,9 @@ def test_tag_is_computed_without_docker_and_follows_the_pins(llvm22, monkeypatch
     assert image.image_tag(load_toolchain(TOOLCHAINS_DIR, "llvm-19")).startswith("muslforge/llvm-19:")
 
 
-def test_builtins_debs_pinned_bare_and_source(llvm22):
-    assert image.builtins_arches(llvm22) == ("amd64", "arm64", "armhf", "ppc64el")  # `source` ones skipped
-    bare = dataclasses.replace(llvm22, builtins_debs=(("arm64", "libclang-rt-22-dev"),))
-    assert image._builtins_spec(bare) == ["arm64:libclang-rt-22-dev=1:22.1.8-1~deb12u1"]
-    unpinned = dataclasses.replace(llvm22, builtins_debs=(("armhf", "libclang-rt-19-dev"),))
-    with pytest.raises(ConfigError) as error:
-        image._builtins_spec(unpinned)
-    assert str(error.value) == (f"{llvm22.path}: builtins_debs: armhf: libclang-rt-19-dev has no version; "
-                                f"write libclang-rt-19-dev=<version> (or pin it in image: packages).")
+def test_the_image_carries_no_builtins_only_the_tools_that_build_them(llvm22):
+    assert "MUSLFORGE_BUILTINS" not in (image.RECIPE_DIR / "customize.sh").read_text()
+    assert image.labels(llvm22, "0" * 64)["muslforge.compiler_rt"] == "llvm-toolchain-22=1:22.1.8-1~deb13u5"
 
 
 def test_only_binary_entries_of_the_machines_sources_are_used(tmp_path):
@@ -100,4 +93,3 @@ def test_mmdebstrap_gets_the_pins_hooks_and_sources_file(llvm22, tmp_path):
 def test_recipe_hook_is_executable():
     hook = image.RECIPE_DIR / "customize.sh"
     assert hook.stat().st_mode & 0o111
-    assert Path(image.builtins_dir("arm64")) == Path("/opt/muslforge/builtins/arm64")

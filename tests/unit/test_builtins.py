@@ -1,251 +1,294 @@
-"""muslforge.toolchain.builtins without network or apt: fake builtins_dirs, fake apt-get/dpkg-deb, fake clang."""
+"""muslforge.toolchain.builtins without network, Docker or compiler: the pins, the private deb-src entry,
+the safe partial unpack, the CMake command, the cache key and its sidecar. The real builds are in
+tests/integration/test_builtins_build.py."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from muslforge.config.arch import load_arch
+from muslforge.config.toolchain import Toolchain, load_toolchain
+from muslforge.errors import ConfigError
+from muslforge.paths import ARCHES_DIR, TOOLCHAINS_DIR
 from muslforge.toolchain import builtins
-from muslforge.toolchain.builtins import BuiltinsMissing, locate
-from muslforge.config.arch import Arch, RunMode
-from muslforge.config.toolchain import ImagePins, Toolchain
-from muslforge.errors import CommandFailed
+from muslforge.toolchain.builtins import BuiltinsError
 
-PKG = "libclang-rt-19-dev=1:19.1.7-3~deb12u1"
+LLVM22 = load_toolchain(TOOLCHAINS_DIR, "llvm-22")
+PIN = LLVM22.compiler_rt
 
 
-def toolchain(dirs=(), debs=()) -> Toolchain:
-    return Toolchain(name="llvm-test", cc="clang-22", ar="llvm-ar-22", ranlib="llvm-ranlib-22",
-                     nm="llvm-nm-22", strip="llvm-strip-22", builtins_dirs=tuple(str(d) for d in dirs),
-                     builtins_debs=tuple(sorted(debs)),
-                     image=ImagePins(suite="bookworm", packages=(), source_date_epoch=0))
+# ------------------------------------------------------------------------------------------- config
+
+@pytest.mark.parametrize("name", ["llvm-22", "llvm-19"])
+def test_shipped_toolchains_pin_one_compiler_rt_source(name):
+    toolchain = load_toolchain(TOOLCHAINS_DIR, name)
+    version = name.split("-")[1]
+    assert toolchain.compiler_rt.package == f"llvm-toolchain-{version}"
+    assert toolchain.compiler_rt.orig.startswith(f"llvm-toolchain-{version}_{version}.")
+    assert toolchain.cxx == f"clang++-{version}"
+    packages = {p.split("=")[0] for p in toolchain.image.packages}
+    assert {"cmake", "ninja-build"} <= packages
+    assert not any(p.startswith("libclang-rt") for p in packages)  # the builtins are built, not installed
 
 
-def arch(name="armv7", builtins_file="libclang_rt.builtins-armhf.a", debian_arch="armhf",
-         triple="armv7-linux-musleabihf", cflags=()) -> Arch:
-    return Arch(name=name, triple=triple, musl_target="arm", run=RunMode.QEMU, qemu="qemu-arm-static",
-                builtins=builtins_file, debian_arch=debian_arch, cflags=tuple(cflags))
+def write_toolchain(tmp_path: Path, edit) -> Path:
+    text = (TOOLCHAINS_DIR / "llvm-22.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "llvm-22.yaml"
+    path.write_text(edit(text), encoding="utf-8")
+    return path
 
 
-class FakeApt:
-    """Stands in for proc.run / proc.output: apt-get download writes a .deb, dpkg-deb -x unpacks it."""
-
-    def __init__(self, holds=("usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.builtins-armhf.a",),
-                 foreign="armhf", fail_download=False):
-        self.holds, self.foreign, self.fail_download = holds, foreign, fail_download
-        self.calls: list[list[str]] = []
-
-    def run(self, argv, *, cwd=None, **_):
-        argv = [str(a) for a in argv]
-        self.calls.append(argv)
-        if argv[:2] == ["apt-get", "download"]:
-            if self.fail_download:
-                raise CommandFailed("apt-get exited with status 100: apt-get download x\n--- last 30 lines ---\n"
-                                    "E: Can't select candidate version from package", 100)
-            (Path(cwd) / "libclang-rt-19-dev_19.1.7_armhf.deb").write_bytes(b"!<arch>\n")
-        elif argv[:2] == ["dpkg-deb", "-x"]:
-            for rel in self.holds:
-                target = Path(argv[3]) / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(b"!<arch>\n")
-        else:
-            raise AssertionError(f"unexpected command {argv}")
-
-    def output(self, argv, **_):
-        return {"--print-architecture": "amd64\n", "--print-foreign-architectures": f"{self.foreign}\n"}[argv[1]]
+def config_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        Toolchain.from_yaml(path)
+    return str(caught.value)
 
 
-# ----------------------------------------------------------------------------------- builtins_dirs
-
-def test_found_in_builtins_dirs_without_any_process(tmp_path):
-    first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
-    (second / "libclang_rt.builtins-armhf.a").write_bytes(b"x")
-    apt = FakeApt()
-    found = locate(toolchain([first, second], [("armhf", PKG)]), arch(), tmp_path / "cache",
-                   run=apt.run, output=apt.output)
-    assert found == second / "libclang_rt.builtins-armhf.a"
-    assert apt.calls == []
+def test_a_bad_sha256_pin_is_named(tmp_path):
+    path = write_toolchain(tmp_path, lambda t: t.replace(PIN.sha256, "ABC"))
+    assert config_error(path) == (f"{path}: compiler_rt: sha256 must be 64 lowercase hex digits (sha256sum of "
+                                  f"llvm-toolchain-22_22.1.8.orig.tar.xz); it is 'ABC'.")
 
 
-def test_builtins_dirs_searched_in_order(tmp_path):
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "libclang_rt.builtins-armhf.a").write_bytes(b"x")
-    found = locate(toolchain([tmp_path / "a", tmp_path / "b"]), arch(), tmp_path / "cache")
-    assert found == tmp_path / "a" / "libclang_rt.builtins-armhf.a"
+def test_compiler_rt_keys_are_checked(tmp_path):
+    path = write_toolchain(tmp_path, lambda t: t.replace("  suite: trixie\n", "  suit: trixie\n"))
+    assert config_error(path) == f"{path}: compiler_rt: unknown key 'suit'; did you mean 'suite'?"
 
 
-# ---------------------------------------------------------------------------------- Debian package
-
-def test_downloads_and_unpacks_the_package_once(tmp_path):
-    cache = tmp_path / "cache"
-    apt = FakeApt()
-    tc = toolchain([tmp_path / "empty"], [("armhf", PKG)])
-    found = locate(tc, arch(), cache, run=apt.run, output=apt.output)
-    unpacked = cache / "builtins" / "libclang-rt-19-dev_1%3a19.1.7-3~deb12u1_armhf"
-    assert found == unpacked / "usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.builtins-armhf.a"
-    assert apt.calls[0] == ["apt-get", "download", "libclang-rt-19-dev:armhf=1:19.1.7-3~deb12u1"]
-    assert apt.calls[1][:2] == ["dpkg-deb", "-x"]
-    assert sorted(p.name for p in (cache / "builtins").iterdir()) == [unpacked.name]  # no temp left
-    assert not list(unpacked.rglob("*.deb"))
-    assert locate(tc, arch(), cache, run=apt.run, output=apt.output) == found
-    assert len(apt.calls) == 2
+def test_the_old_builtins_keys_are_refused(tmp_path):
+    path = write_toolchain(tmp_path, lambda t: t + "builtins_dirs: [/usr/lib]\n")
+    assert config_error(path).startswith(f"{path}: unknown key 'builtins_dirs'")
 
 
-def test_unpinned_package_dir_is_package_and_arch(tmp_path):
-    assert builtins.package_dir(tmp_path, "libclang-rt-19-dev", "armhf") == \
-        tmp_path / "builtins" / "libclang-rt-19-dev_armhf"
+@pytest.mark.parametrize("field", ["package", "version", "orig", "sha256"])
+def test_the_fingerprint_covers_the_compiler_rt_pin(field):
+    changed = dataclasses.replace(PIN, **{field: "f" * 64})
+    assert dataclasses.replace(LLVM22, compiler_rt=changed).fingerprint() != LLVM22.fingerprint()
 
 
-def test_foreign_arch_not_configured_says_how_to_add_it(tmp_path):
-    apt = FakeApt(foreign="arm64")
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain([], [("armhf", PKG)]), arch(), tmp_path, run=apt.run, output=apt.output)
-    assert str(caught.value) == (
-        "the builtins for armv7 come from a Debian armhf package, but dpkg does not know the armhf "
-        "architecture. Enable it (this installs nothing) with: dpkg --add-architecture armhf && apt-get update")
-    assert apt.calls == []
+def test_the_fingerprint_covers_the_cxx_compiler():
+    assert dataclasses.replace(LLVM22, cxx="clang++-21").fingerprint() != LLVM22.fingerprint()
 
 
-def test_failed_download_says_how_to_refresh_and_leaves_nothing(tmp_path):
-    apt = FakeApt(fail_download=True)
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain([], [("armhf", PKG)]), arch(), tmp_path, run=apt.run, output=apt.output)
-    message = str(caught.value)
-    assert message.startswith("apt-get download libclang-rt-19-dev:armhf=1:19.1.7-3~deb12u1 failed "
-                              "(E: Can't select candidate version from package).")
-    assert "dpkg --add-architecture armhf && apt-get update" in message
-    assert "apt-cache policy libclang-rt-19-dev:armhf" in message
-    assert list((tmp_path / "builtins").iterdir()) == []
+# ---------------------------------------------------------------------------------- deb-src and apt
 
+SOURCES = """\
+Types: deb
+# a comment
+URIs: http://mirror.invalid/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
-def test_package_without_the_file(tmp_path):
-    apt = FakeApt(holds=("usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.asan-s390x.a",), foreign="s390x")
-    s390x = arch("s390x", "libclang_rt.builtins-s390x.a", "s390x", "s390x-linux-musl")
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain([], [("s390x", PKG)]), s390x, tmp_path, run=apt.run, output=apt.output)
-    target = tmp_path / "builtins" / "libclang-rt-19-dev_1%3a19.1.7-3~deb12u1_s390x"
-    assert str(caught.value) == (
-        f"{PKG} for s390x (unpacked in {target}) holds no libclang_rt.builtins-s390x.a; the toolchain "
-        f"should map s390x to another package or to 'source' in builtins_debs, then run: rm -rf {target}")
-
-
-# ------------------------------------------------------------------------------------- from source
-
-def test_source_arch_is_compiled_by_the_build_not_located(tmp_path):
-    riscv = arch("riscv64", "libclang_rt.builtins-riscv64.a", "riscv64", "riscv64-linux-musl")
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain([], [("riscv64", "source")]), riscv, tmp_path)
-    assert str(caught.value) == (
-        "libclang_rt.builtins-riscv64.a for riscv64 is compiled from compiler-rt source (Debian ships no "
-        "builtins for riscv64) inside `doit build:riscv64`; there is no file to locate first.")
-
-
-def test_fingerprint_covers_where_builtins_come_from(tmp_path):
-    base = toolchain([tmp_path / "a"], [("riscv64", "source")])
-    assert dataclasses.replace(base, builtins_dirs=(str(tmp_path / "b"),)).fingerprint() != base.fingerprint()
-    assert dataclasses.replace(base, builtins_debs=(("riscv64", PKG),)).fingerprint() != base.fingerprint()
-
-
-def test_arch_not_mapped(tmp_path):
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain(["/nonexistent"]), arch(), tmp_path)
-    assert str(caught.value) == (
-        "libclang_rt.builtins-armhf.a for armv7 is not in the toolchain's builtins_dirs (/nonexistent) and "
-        "builtins_debs names no package for Debian arch 'armhf'. Add `armhf: <package>` (or `: source`) "
-        "under builtins_debs in toolchains/llvm-test.yaml, or install the file into one of builtins_dirs.")
-
-
-def test_arch_without_debian_arch(tmp_path):
-    with pytest.raises(BuiltinsMissing) as caught:
-        locate(toolchain(), arch(debian_arch=None), tmp_path)
-    assert "arches/armv7.yaml sets no debian_arch" in str(caught.value)
-
-
-# ------------------------------------------------------------------------- compiler-rt source tree
-
-CMAKE = """\
-set(GENERIC_SOURCES
-  absvdi2.c
-  apple_versioning.c
-  fp_mode.c
-  muldi3.c
-  int_util.c
-)
-
-set(GENERIC_TF_SOURCES
-  addtf3.c
-)
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: bookworm-security
+Components: main
 """
 
 
-def fake_compiler_rt(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "CMakeLists.txt").write_text(CMAKE)
-    for name in ("absvdi2.c", "fp_mode.c", "muldi3.c", "int_util.c", "addtf3.c", "riscv/fp_mode.c",
-                 "riscv/save.S", "riscv/restore.S", "riscv/muldi3.S", "riscv/mulsi3.S"):
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text("/* */\n")
-    return folder
+def test_deb_src_entry_takes_the_main_archive_for_the_pinned_suite():
+    assert builtins.deb_src_entry(SOURCES, "trixie", Path("x.sources")) == (
+        "Types: deb-src\nURIs: http://mirror.invalid/debian\nSuites: trixie\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
 
 
-def test_sources_for_riscv64_replace_generic_by_arch_specific(tmp_path):
-    src = fake_compiler_rt(tmp_path / "builtins")
-    assert builtins.builtins_sources(src, "riscv64-linux-musl") == [
-        "absvdi2.c", "addtf3.c", "int_util.c", "riscv/fp_mode.c", "riscv/muldi3.S", "riscv/restore.S",
-        "riscv/save.S"]
+def test_deb_src_entry_needs_a_deb_stanza():
+    with pytest.raises(BuiltinsError) as caught:
+        builtins.deb_src_entry("Types: deb-src\nURIs: http://x\n", "trixie", Path("/etc/apt/x.sources"))
+    assert str(caught.value) == ("/etc/apt/x.sources has no `Types: deb` stanza with URIs (deb822 format) to "
+                                 "derive the deb-src entry for the compiler-rt source from.")
 
 
-def test_sources_for_powerpc_have_no_tf(tmp_path):
-    src = fake_compiler_rt(tmp_path / "builtins")
-    assert builtins.builtins_sources(src, "powerpc-linux-musl") == [
-        "absvdi2.c", "fp_mode.c", "int_util.c", "muldi3.c"]
+def print_uris(sha: str) -> str:
+    return (f"Need to get 197 MB of source archives.\n"
+            f"'http://mirror.invalid/debian/pool/main/l/x/x.dsc' x.dsc 15051 SHA256:{'1' * 64}\n"
+            f"'http://mirror.invalid/debian/pool/main/l/x/{PIN.orig}' {PIN.orig} 196630560 SHA256:{sha}\n")
 
 
-def test_build_from_source_is_sorted_mapped_and_atomic(tmp_path):
-    src = fake_compiler_rt(tmp_path / "builtins")
-    out = tmp_path / "out" / "libclang_rt.builtins-riscv32.a"
-    calls, makefiles = [], []
-
-    def run(argv, *, cwd=None, **_):
-        calls.append([str(a) for a in argv])
-        makefiles.append((Path(cwd) / "Makefile").read_text())
-        (Path(cwd) / "libclang_rt.builtins.a").write_bytes(b"!<arch>\n")
-
-    riscv32 = arch("riscv32", out.name, "riscv32", "riscv32-linux-musl", cflags=["-march=rv32gc"])
-    built = builtins.build_from_source(src, riscv32, toolchain(), out, run, include_dir=tmp_path / "inc",
-                                       output=lambda argv, **_: "/res\n", jobs=2)
-    assert built == out and out.read_bytes() == b"!<arch>\n"
-    assert calls == [["make", "-j2", "-f", "Makefile", "libclang_rt.builtins.a"]]
-    rules = makefiles[0].split("\n\n")
-    objects = ["absvdi2.o", "addtf3.o", "int_util.o", "muldi3.o", "riscv_fp_mode.o", "riscv_mulsi3.o",
-               "riscv_restore.o", "riscv_save.o"]
-    assert rules[0] == f"libclang_rt.builtins.a: {' '.join(objects)}\n\tllvm-ar-22 rcsD $@ $^"
-    sources = ["absvdi2.c", "addtf3.c", "int_util.c", "muldi3.c", "riscv/fp_mode.c", "riscv/mulsi3.S",
-               "riscv/restore.S", "riscv/save.S"]
-    assert [r.split(":")[0] for r in rules[1:]] == objects
-    assert [r.split("\n")[0].split(": ", 1)[1] for r in rules[1:]] == [str(src / s) for s in sources]
-    command = rules[1].split("\n")[1].split()
-    assert command[:3] == ["clang-22", "--target=riscv32-linux-musl", "-march=rv32gc"]
-    assert f"-ffile-prefix-map={src}=compiler-rt/lib/builtins" in command
-    assert "-fforce-enable-int128" in command
-    assert command[command.index("-nostdinc"):command.index("-nostdinc") + 5] == [
-        "-nostdinc", "-isystem", str(tmp_path / "inc"), "-isystem", "/res/include"]
-    assert [p.name for p in out.parent.iterdir()] == [out.name]  # the work dir is gone
+def test_the_orig_tarball_url_comes_from_apts_listing():
+    url, sha = builtins._orig_uri(print_uris(PIN.sha256), PIN)
+    assert url == f"http://mirror.invalid/debian/pool/main/l/x/{PIN.orig}" and sha == PIN.sha256
 
 
-def test_deb_src_entries_only_change_types():
-    text = "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm\n\nTypes: deb\nURIs: x\n"
-    assert builtins.deb_src_entries(text) == text.replace("Types: deb\n", "Types: deb-src\n")
+def test_a_listing_without_the_orig_tarball_says_what_to_update():
+    with pytest.raises(BuiltinsError) as caught:
+        builtins._orig_uri("nothing\n", PIN)
+    assert str(caught.value) == (
+        "apt-get source llvm-toolchain-22=1:22.1.8-1~deb13u5 (suite trixie) lists no "
+        "llvm-toolchain-22_22.1.8.orig.tar.xz. Update compiler_rt: in the toolchain file to a version the "
+        "suite carries (apt-cache showsrc llvm-toolchain-22).")
 
 
-def test_builtins_relpath_keeps_only_the_builtins_folder():
-    rel = builtins._builtins_relpath
-    assert rel("llvm-toolchain-19_19.1.7/compiler-rt/lib/builtins/addtf3.c") == "addtf3.c"
-    assert rel("llvm-toolchain-19_19.1.7/compiler-rt/lib/builtins/riscv/save.S") == "riscv/save.S"
-    assert rel("llvm-toolchain-19_19.1.7/compiler-rt/lib/builtins/") is None
-    assert rel("llvm-toolchain-19_19.1.7/compiler-rt/lib/asan/asan.cpp") is None
-    assert rel("x/compiler-rt/lib/builtins/../../../etc/passwd") is None
+def test_an_index_that_disagrees_with_the_pin_stops_before_downloading(tmp_path):
+    sources = tmp_path / "debian.sources"
+    sources.write_text(SOURCES, encoding="utf-8")
+    ran: list[list[str]] = []
+    with pytest.raises(BuiltinsError) as caught:
+        builtins._download(tmp_path / "orig", PIN, lambda argv, **kw: ran.append(argv),
+                           lambda argv, **kw: print_uris("0" * 64), sources)
+    assert "lists llvm-toolchain-22_22.1.8.orig.tar.xz with sha256 " + "0" * 64 in str(caught.value)
+    assert [argv[-1] for argv in ran] == ["update"]  # apt-helper never ran
+    written = (tmp_path / "apt" / "sources.list.d" / "deb-src.sources").read_text(encoding="utf-8")
+    assert "Suites: trixie" in written
+
+
+# ------------------------------------------------------------------------------------------- unpack
+
+def make_orig(path: Path, extra: dict[str, bytes] | None = None, symlink: bool = False) -> str:
+    files = {"compiler-rt/lib/builtins/CMakeLists.txt": b"project(x)\n",
+             "compiler-rt/lib/builtins/absvdi2.c": b"int x;\n", "compiler-rt/cmake/a.cmake": b"#\n",
+             "compiler-rt/test/big.c": b"not needed\n", "cmake/Modules/b.cmake": b"#\n",
+             "llvm/cmake/modules/AddLLVM.cmake": b"#\n", "llvm/lib/IR/x.cpp": b"not needed\n",
+             "third-party/siphash/include/siphash/SipHash.h": b"#\n", "clang/x.c": b"not needed\n",
+             **(extra or {})}
+    with tarfile.open(path, "w:xz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"llvm-toolchain-22_22.1.8/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if symlink:
+            info = tarfile.TarInfo("llvm-toolchain-22_22.1.8/compiler-rt/lib/builtins/passwd")
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_unpack_keeps_only_what_the_builtins_build_reads(tmp_path):
+    orig = tmp_path / PIN.orig
+    pin = dataclasses.replace(PIN, sha256=make_orig(orig, {"compiler-rt/lib/builtins/../../../../evil": b"x"},
+                                                    symlink=True))
+    target = builtins.source_dir(tmp_path / "cache", pin)
+    target.parent.mkdir(parents=True)
+    builtins._unpack(orig, target, pin)
+    kept = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert kept == [builtins.DONE, "cmake/Modules/b.cmake", "compiler-rt/cmake/a.cmake",
+                    "compiler-rt/lib/builtins/CMakeLists.txt", "compiler-rt/lib/builtins/absvdi2.c",
+                    "llvm/cmake/modules/AddLLVM.cmake", "third-party/siphash/include/siphash/SipHash.h"]
+    assert not (tmp_path / "evil").exists()
+    assert json.loads((target / builtins.DONE).read_text())["orig_sha256"] == pin.sha256
+    assert builtins._verified(target, pin)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary folder left
+
+
+def test_an_unpacked_source_edited_later_is_not_trusted(tmp_path):
+    orig = tmp_path / PIN.orig
+    pin = dataclasses.replace(PIN, sha256=make_orig(orig))
+    target = builtins.source_dir(tmp_path, pin)
+    builtins._unpack(orig, target, pin)
+    (target / "compiler-rt/lib/builtins/absvdi2.c").write_text("int y;\n")
+    assert not builtins._verified(target, pin)
+    assert not builtins._verified(target, dataclasses.replace(pin, sha256="0" * 64))
+
+
+def test_a_verified_source_is_used_without_running_anything(tmp_path):
+    orig = tmp_path / PIN.orig
+    pin = dataclasses.replace(PIN, sha256=make_orig(orig))
+    builtins._unpack(orig, builtins.source_dir(tmp_path, pin), pin)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("nothing may run")
+    assert builtins.obtain_source(tmp_path, pin, run=refuse, output=refuse) == builtins.source_dir(tmp_path, pin)
+
+
+def test_a_tarball_with_the_wrong_sha256_is_refused(tmp_path):
+    orig = tmp_path / PIN.orig
+    make_orig(orig)
+    with pytest.raises(BuiltinsError) as caught:
+        builtins._unpack(orig, tmp_path / "target", PIN)
+    assert str(caught.value) == f"{orig} does not have the pinned sha256 {PIN.sha256}; it was removed, run again."
+
+
+def test_a_tarball_without_compiler_rt_is_named(tmp_path):
+    orig = tmp_path / PIN.orig
+    with tarfile.open(orig, "w:xz") as tar:
+        tar.addfile(tarfile.TarInfo("top/README"), io.BytesIO(b""))
+    pin = dataclasses.replace(PIN, sha256=hashlib.sha256(orig.read_bytes()).hexdigest())
+    with pytest.raises(BuiltinsError) as caught:
+        builtins._unpack(orig, tmp_path / "target", pin)
+    assert str(caught.value) == ("llvm-toolchain-22_22.1.8.orig.tar.xz has no compiler-rt/lib/builtins/"
+                                 "CMakeLists.txt; is it an llvm-toolchain orig tarball? Fix compiler_rt: in the "
+                                 "toolchain file.")
+    assert not (tmp_path / "target").exists()
+
+
+def test_a_truncated_tarball_is_named(tmp_path):
+    orig = tmp_path / PIN.orig
+    make_orig(orig)
+    orig.write_bytes(orig.read_bytes()[:200])
+    pin = dataclasses.replace(PIN, sha256=hashlib.sha256(orig.read_bytes()).hexdigest())
+    with pytest.raises(BuiltinsError) as caught:
+        builtins._unpack(orig, tmp_path / "target", pin)
+    assert str(caught.value).startswith(f"{orig} (llvm-toolchain-22_22.1.8.orig.tar.xz) could not be unpacked: ")
+
+
+# -------------------------------------------------------------------------------------- CMake, cache
+
+PROGRAMS = {"llvm-ar-22": "/usr/bin/llvm-ar-22", "llvm-ranlib-22": "/usr/bin/llvm-ranlib-22",
+            "llvm-nm-22": "/usr/bin/llvm-nm-22"}
+
+
+def defines(argv: list[str]) -> dict[str, str]:
+    return dict(a[2:].split("=", 1) for a in argv if a.startswith("-D"))
+
+
+def test_cmake_builds_compiler_rts_builtins_for_one_linux_arch():
+    arch = load_arch(ARCHES_DIR, "aarch64")
+    argv = builtins.cmake_argv(arch, LLVM22, Path("/src"), Path("/b"), Path("/inc"), PROGRAMS)
+    assert argv[:7] == ["cmake", "-G", "Ninja", "-S", "/src/compiler-rt/lib/builtins", "-B", "/b"]
+    found = defines(argv)
+    assert found["CMAKE_C_COMPILER_TARGET"] == found["CMAKE_ASM_COMPILER_TARGET"] == "aarch64-linux-musl"
+    assert found["CMAKE_CXX_COMPILER"] == "clang++-22" and found["CMAKE_AR"] == "/usr/bin/llvm-ar-22"
+    assert found["COMPILER_RT_BAREMETAL_BUILD"] == "OFF" and found["COMPILER_RT_BUILTINS_ENABLE_PIC"] == "ON"
+    assert found["COMPILER_RT_DEFAULT_TARGET_ONLY"] == "ON" and found["COMPILER_RT_INCLUDE_TESTS"] == "OFF"
+    assert found["CMAKE_C_FLAGS"] == ("-nostdlibinc -isystem /inc -isystem /b/kernel-headers "
+                                      "-ffile-prefix-map=/src=/usr/src/compiler-rt "
+                                      "-ffile-prefix-map=/b=/usr/src/compiler-rt-build")
+
+
+def test_wasm32_builtins_are_bare_metal_static_and_use_the_arch_flags():
+    arch = load_arch(ARCHES_DIR, "wasm32-threads")
+    found = defines(builtins.cmake_argv(arch, LLVM22, Path("/src"), Path("/b"), Path("/inc"), PROGRAMS))
+    assert found["COMPILER_RT_BAREMETAL_BUILD"] == "ON" and found["COMPILER_RT_BUILTINS_ENABLE_PIC"] == "OFF"
+    assert "-matomics -mbulk-memory" in found["CMAKE_C_FLAGS"]  # shared memory needs them in every object
+
+
+def test_musl_headers_are_installed_without_configure():
+    arch = load_arch(ARCHES_DIR, "riscv64")
+    assert builtins.headers_argv(arch, Path("/t"), Path("/d")) == [
+        "make", "-f", "/t/Makefile", "srcdir=/t", "ARCH=riscv64", "prefix=/", "includedir=/include",
+        "DESTDIR=/d", "install-headers"]
+
+
+def test_the_cache_key_covers_arch_toolchain_backend_and_headers():
+    x86, arm = load_arch(ARCHES_DIR, "x86_64"), load_arch(ARCHES_DIR, "aarch64")
+    base = builtins.cache_key(x86, LLVM22, "docker", "h")
+    assert len({base, builtins.cache_key(arm, LLVM22, "docker", "h"),
+                builtins.cache_key(x86, load_toolchain(TOOLCHAINS_DIR, "llvm-19"), "docker", "h"),
+                builtins.cache_key(x86, LLVM22, "host", "h"), builtins.cache_key(x86, LLVM22, "docker", "g")}) == 5
+
+
+def test_a_cached_archive_is_used_only_while_its_sidecar_matches(tmp_path):
+    archive = tmp_path / "x86_64-0123.a"
+    assert not builtins.cache_hit(archive)
+    archive.write_bytes(b"!<arch>\n")
+    assert not builtins.cache_hit(archive)  # no sidecar: an interrupted store
+    builtins.sidecar(archive).write_text(hashlib.sha256(b"!<arch>\n").hexdigest() + "\n")
+    assert builtins.cache_hit(archive)
+    archive.write_bytes(b"!<arch>\nchanged")
+    assert not builtins.cache_hit(archive)
+
+
+def test_provenance_names_the_source_and_where_it_was_built():
+    text = builtins.provenance(LLVM22, {"backend": "docker", "image": "muslforge/llvm-22:0123"})
+    assert text == (f"compiler-rt 22.1.8 (llvm-toolchain-22=1:22.1.8-1~deb13u5, "
+                    f"llvm-toolchain-22_22.1.8.orig.tar.xz sha256 {PIN.sha256}) built with its CMake in "
+                    f"muslforge/llvm-22:0123")
+    assert builtins.provenance(LLVM22, {"backend": "host", "image": None}).endswith("built with its CMake on the host")

@@ -15,7 +15,6 @@ ARCH_YAML = """name: demo
 triple: x86_64-linux-musl
 musl_target: x86_64
 run: native
-builtins: host
 host_machine: x86_64
 """
 

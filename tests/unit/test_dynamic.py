@@ -17,7 +17,7 @@ from muslforge.sysroot import libc_abi as abi
 from muslforge.sysroot.cc import cc_argv
 from muslforge.sysroot.flags import Linkage
 from muslforge.config.arch import Arch, RunMode
-from muslforge.config.toolchain import ImagePins, Toolchain
+from muslforge.config.toolchain import CompilerRtSource, ImagePins, Toolchain
 from muslforge.errors import MuslforgeError
 from muslforge.sysroot.runner import run_argv
 
@@ -25,14 +25,16 @@ LOADER = "ld-musl-aarch64.so.1"
 
 
 def arch(name: str = "aarch64", run: RunMode = RunMode.QEMU, shared: bool = True) -> Arch:
-    return Arch(name=name, triple=f"{name}-linux-musl", musl_target=name, run=run, builtins="b.a",
+    return Arch(name=name, triple=f"{name}-linux-musl", musl_target=name, run=run,
                 qemu=f"qemu-{name}-static", host_machine="not-this-host", shared=shared,
                 path=Path(f"arches/{name}.yaml"))
 
 
 def toolchain() -> Toolchain:
     return Toolchain(name="t", cc="clang-22", ar="llvm-ar-22", ranlib="llvm-ranlib-22", nm="llvm-nm-22",
-                     strip="llvm-strip-22", builtins_dirs=(), builtins_debs=(),
+                     strip="llvm-strip-22", cxx="clang++-22",
+                          compiler_rt=CompilerRtSource(package="llvm-toolchain-22", version="1:22.1.8-1", suite="trixie",
+                                                      orig="llvm-toolchain-22_22.1.8.orig.tar.xz", sha256="b" * 64),
                      image=ImagePins(suite="bookworm", packages=(), source_date_epoch=0))
 
 

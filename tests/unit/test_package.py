@@ -19,7 +19,7 @@ from muslforge.release import manifest, nightly, package, reproduce as verify_re
 from muslforge import paths, settings
 from muslforge.config.arch import Arch, RunMode
 from muslforge.config.musl import MuslRelease
-from muslforge.config.toolchain import ImagePins, Toolchain
+from muslforge.config.toolchain import CompilerRtSource, ImagePins, Toolchain
 from muslforge.errors import MuslforgeError
 from muslforge.sources.patch import Series
 from muslforge.tasks import release
@@ -33,12 +33,12 @@ def x86_64(tmp_path: Path) -> Arch:
     yaml.parent.mkdir(exist_ok=True)
     yaml.write_text("name: x86_64\n")
     return Arch(name="x86_64", triple="x86_64-linux-musl", musl_target="x86_64", run=RunMode.NATIVE,
-                builtins="libclang_rt.builtins-x86_64.a", path=yaml)
+                path=yaml)
 
 
 def wasm32() -> Arch:
     return Arch(name="wasm32", triple="wasm32-unknown-unknown", musl_target="wasm32", run=RunMode.EMBEDDER,
-                builtins="libclang_rt.builtins-wasm32.a", cflags=("-mllvm", "-wasm-enable-sjlj"),
+                cflags=("-mllvm", "-wasm-enable-sjlj"),
                 ldflags=("-Wl,--export=__heap_base", "-Wl,-z,stack-size=1048576"))
 
 
@@ -209,7 +209,7 @@ def test_clang_19_gets_link_inputs_without_the_tail_marker(tmp_path):
 
 
 def test_config_arguments_with_spaces_are_quoted(tmp_path):
-    arch = Arch(name="x", triple="x-linux-musl", musl_target="x", run=RunMode.NATIVE, builtins="b.a",
+    arch = Arch(name="x", triple="x-linux-musl", musl_target="x", run=RunMode.NATIVE,
                 cflags=('-DGREETING="hi there"', "-O2"))
     text = package.clang_config(arch, fake_sysroot(tmp_path / "s"))
     assert '"-DGREETING=\\"hi there\\""\n-O2\n' in text
@@ -237,7 +237,9 @@ def release_inputs(tmp_path: Path) -> dict:
     release = MuslRelease(version="1.2.5", file="musl-1.2.5.tar.gz", sha256="a" * 64, signature=None,
                           mirrors=(), release_date=datetime.date(2024, 2, 29))
     toolchain = Toolchain(name="llvm-22", cc="clang-22", ar="llvm-ar-22", ranlib="llvm-ranlib-22",
-                          nm="llvm-nm-22", strip="llvm-strip-22", builtins_dirs=(), builtins_debs=(),
+                          nm="llvm-nm-22", strip="llvm-strip-22", cxx="clang++-22",
+                          compiler_rt=CompilerRtSource(package="llvm-toolchain-22", version="1:22.1.8-1", suite="trixie",
+                                                      orig="llvm-toolchain-22_22.1.8.orig.tar.xz", sha256="b" * 64),
                           image=ImagePins(suite="bookworm", packages=("make=4.3-4.1", "clang-22=1:22"),
                                           source_date_epoch=1767225600))
     return manifest.release_inputs(release, series, toolchain, release.source_date_epoch)
@@ -276,7 +278,7 @@ UNPINNED = {**PINNED, "backend": "host", "image": None, "pinned": False,
 def pack_parts(tmp_path: Path, inputs: dict, names: list[str], out: Path, pinned: bool = True) -> None:
     for name in names:
         arch = Arch(name=name, triple=f"{name}-linux-musl", musl_target=name, run=RunMode.NATIVE,
-                    builtins="b.a", path=x86_64(tmp_path).path)
+                    path=x86_64(tmp_path).path)
         sysroot = tmp_path / "sysroots" / name
         if not sysroot.exists():
             fake_sysroot(sysroot)

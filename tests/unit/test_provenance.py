@@ -16,8 +16,7 @@ LLVM22 = load_toolchain(TOOLCHAINS_DIR, "llvm-22")
 
 def test_the_pins_checked_are_the_compiler_packages():
     assert provenance.pinned_packages(LLVM22) == {
-        "clang-22": "1:22.1.8-1~deb12u1", "lld-22": "1:22.1.8-1~deb12u1", "llvm-22": "1:22.1.8-1~deb12u1",
-        "libclang-rt-22-dev": "1:22.1.8-1~deb12u1", "libclang-rt-22-dev-wasm32": "1:22.1.8-1~deb12u1"}
+        "clang-22": "1:22.1.8-1~deb12u1", "lld-22": "1:22.1.8-1~deb12u1", "llvm-22": "1:22.1.8-1~deb12u1"}
 
 
 def test_the_host_backend_records_this_machines_compiler_and_packages(tmp_path):
