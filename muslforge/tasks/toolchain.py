@@ -49,10 +49,10 @@ def prune_task() -> dict:
 
 def do_prune() -> None:
     """Remove muslforge/<toolchain>:<tag> images that no toolchain file names any more (never one a
-    container uses). Only the toolchain files of this checkout count: another checkout's current image
+    container uses), and the cached /usr copies of images gone. Only the toolchain files of this checkout count: another checkout's current image
     looks old from here, so this runs only when asked."""
     from ..config.toolchain import load_toolchain
-    from ..toolchain.image import image_tag, prune_images
+    from ..toolchain.image import image_tag, prune_images, prune_usr_copies
     files = sorted(paths.TOOLCHAINS_DIR.glob("*.yaml"))
     toolchains = [load_toolchain(paths.TOOLCHAINS_DIR, p.stem) for p in files]
     keep = {image_tag(tc) for tc in toolchains}
@@ -61,5 +61,7 @@ def do_prune() -> None:
         print(title("PRUNE", f"removed {tag}"))
     for tag in busy:
         print(title("PRUNE", f"kept {tag}: a container uses it"))
+    for folder in prune_usr_copies():
+        print(title("PRUNE", f"removed {folder} (the /usr copy of a removed image)"))
     print(title("PRUNE", f"{len(removed)} image(s) removed, {len(busy)} in use kept; current: "
                          f"{', '.join(sorted(keep))}"))

@@ -282,6 +282,18 @@ def usr_copy(tag: str) -> Path:
     return dest
 
 
+def prune_usr_copies(prefix: str = "muslforge/") -> list[Path]:
+    """Delete the /usr copies (usr_copy) of images no longer on the daemon; return them."""
+    from .. import docker
+
+    present = {image_id.removeprefix("sha256:")[:16] for image_id in docker.tagged_images(prefix).values()}
+    stale = [folder for folder in (paths.cache_dir() / "images").glob("*-usr-*")
+             if re.fullmatch(r".+-usr-[0-9a-f]{16}", folder.name) and folder.name[-16:] not in present]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
 def _prune_rootfs(toolchain: Toolchain, keep: Path) -> None:
     """Delete this toolchain's tarballs of earlier inputs (each is about a gigabyte)."""
     for old in keep.parent.glob(f"{toolchain.name}-*.tar"):

@@ -55,6 +55,17 @@ def test_prune_removes_old_images_and_keeps_current_and_used_ones(throwaway):
     assert not docker.image_exists(old)
 
 
+def test_prune_removes_the_usr_copies_of_images_gone(throwaway, tmp_path, monkeypatch):
+    prefix, make = throwaway
+    monkeypatch.setenv("MUSLFORGE_CACHE", str(tmp_path / "cache"))
+    current = docker.image_id(make("llvm-22:current", "a")).removeprefix("sha256:")[:16]
+    kept, gone = (tmp_path / "cache" / "images" / f"llvm-22-usr-{n}" for n in (current, "0" * 16))
+    for folder in (kept, gone):
+        (folder / "bin").mkdir(parents=True)
+    assert image.prune_usr_copies(prefix) == [gone]
+    assert kept.is_dir() and not gone.exists()
+
+
 def test_prune_task_is_wired_and_only_ever_asked_for():
     from muslforge.tasks import toolchain
     task = toolchain.prune_task()
