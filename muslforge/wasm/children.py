@@ -1,4 +1,4 @@
-"""Child processes: posix_spawn, popen, system, vfork+execve, execve, wait, kill between guests.
+"""Child processes: posix_spawn, popen, system, vfork+execve, execve, wait.
 
 A guest cannot fork (a wasm instance's call stack cannot be copied; fork is ENOSYS). What runs is musl's
 posix_spawn path, `clone(CLONE_VM|CLONE_VFORK)` with a child function, in both flavors: the embedder runs
@@ -140,6 +140,7 @@ class Vfork:
         self.sigmask = proc.threads.current.sigmask
         self.pgid: int | None = None               # setpgid(0, pgid) in the child (tree.py)
         self.setsid = False
+        self.bare = False                          # vfork()'s child, not posix_spawn's function
 
     def swap(self, proc) -> None:
         thread = proc.threads.current
@@ -158,9 +159,12 @@ class Execed(BaseException):
 
 
 def vfork(proc, flags: int, sp: int) -> int:
-    """clone(CLONE_VM|CLONE_VFORK): run the child function now, until execve or _exit (module doc)."""
+    """clone(CLONE_VM|CLONE_VFORK): run the child function now, until execve or _exit (module doc);
+    without one (sp 0), vfork()'s child in place (`bare`)."""
     if getattr(proc, "vfork", None) is not None:
         raise Errno(errno.EAGAIN)                  # a vfork child that vforks again: not supported
+    if not sp:
+        return _enter_bare(proc)
     function = proc.guest_function(proc.mem.load_u32(sp))
     if function is None:
         raise Errno(errno.ENOSYS)
@@ -176,14 +180,51 @@ def vfork(proc, flags: int, sp: int) -> int:
     except ProcessExit as end:
         status = (_CLD_EXITED, end.status & 0xFF)
     finally:
-        proc.vfork = None
-        state.swap(proc)
-        child_fds, state.fds = state.fds, None
-        child_fds.close_all()
-        state.cwd.close()
+        _leave(proc, state)
+    return _exited_child(proc, status)
+
+
+def _leave(proc, state: Vfork) -> None:
+    """The vfork child is over: the parent's state is back, the child's fd table and cwd closed."""
+    proc.vfork = None
+    state.swap(proc)
+    child_fds, state.fds = state.fds, None
+    child_fds.close_all()
+    state.cwd.close()
+
+
+def _exited_child(proc, status: tuple[int, int]) -> int:
+    """A vfork child that ended without exec: a child that already exited with `status`."""
     child = Child(next(_fake_pids), status=status)
     children(proc).add(child)
     return child.pid
+
+
+# vfork() itself (port/src/process/wasm32/vfork.c): the code after vfork() in the caller runs as the
+# child, in place, with the state a Vfork holds; execve and _exit end it by answering with the child's
+# pid (they never return on Linux), after which the guest longjmps back to vfork()'s setjmp. Anything
+# else that ends it (exit(), a fatal signal, a trap) ends the whole program: it is the parent's stack.
+
+def _enter_bare(proc) -> int:
+    state = Vfork(proc)
+    state.bare = True
+    state.swap(proc)
+    proc.vfork = state
+    return 0
+
+
+def end_bare(proc, status: int | None, child: Child | None = None) -> int:
+    """exit_group (`status`) or a successful execve (`child`) in vfork()'s child: the child's pid."""
+    _leave(proc, proc.vfork)
+    if child is not None:
+        children(proc).add(child)
+        return child.pid
+    return _exited_child(proc, (_CLD_EXITED, status & 0xFF))
+
+
+def in_bare_vfork(proc) -> bool:
+    state = getattr(proc, "vfork", None)
+    return state is not None and state.bare
 
 
 # ---- execve --------------------------------------------------------------------------------------
@@ -361,6 +402,8 @@ def sys_execve(proc, path, argv, envp):
     file = proc.mem.cstring(path)
     args, env = _strings(proc, argv), _strings(proc, envp)
     child = start(proc, file, args, env)
+    if in_bare_vfork(proc):
+        return end_bare(proc, None, child)             # the guest resumes its parent (vfork.c)
     if getattr(proc, "vfork", None) is not None:
         children(proc).add(child)
         raise Execed(child.pid)

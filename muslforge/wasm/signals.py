@@ -177,6 +177,11 @@ def wait_mask(proc, mask_ptr: int, sigsetsize: int):
     new = _unblockable(_read_set(proc, mask_ptr, sigsetsize))
     old, thread.sigmask = thread.sigmask, new
     try:
+        if thread.pending & ~new:              # already pending and let through: before any wait
+            handled = _has_handler(proc, thread.pending & ~new)
+            deliver_pending(proc)              # ignored ones vanish, fatal ones end the program
+            if handled:
+                raise Errno(errno.EINTR)
         yield
     except Errno as error:
         if error.errno == errno.EINTR:
@@ -184,6 +189,15 @@ def wait_mask(proc, mask_ptr: int, sigsetsize: int):
         raise
     finally:
         thread.sigmask = old
+
+
+def _has_handler(proc, signals: int) -> bool:
+    """Whether one of the signals in the set has a handler (not SIG_DFL or SIG_IGN)."""
+    for sig in range(1, abi.NSIG):
+        raw = proc.sigactions.get(sig) if signals >> (sig - 1) & 1 else None
+        if raw is not None and struct.unpack_from("<I", raw)[0] not in (abi.SIG_DFL, abi.SIG_IGN):
+            return True
+    return False
 
 
 @syscall("rt_sigsuspend")

@@ -286,6 +286,10 @@ def sys_exit(proc, status):
 
 @syscall("exit_group")
 def sys_exit_group(proc, status):
+    """Ends the program; in vfork()'s child only that child, answering with its pid (children.py)."""
+    from .children import end_bare, in_bare_vfork
+    if in_bare_vfork(proc):
+        return end_bare(proc, status)
     raise ProcessExit(status & 0xFF)
 
 

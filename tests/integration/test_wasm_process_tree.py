@@ -457,3 +457,90 @@ def test_wait_masks_of_ppoll_pselect_and_epoll_pwait(compile_c, tmp_path):
         f"{how} unblocked by its mask: -1 Interrupted system call, handled 1, still blocked after 1\n"
         f"{how} blocked by its mask: 0 after >= 250 ms 1, handled after the call 1\n"
         for how in ("ppoll", "pselect", "epoll_pwait"))
+
+
+VFORK_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int status_of(pid_t pid)
+{
+    int st;
+    return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        printf("child %s: fd 5 %s\n", argv[1], fcntl(5, F_GETFD) < 0 ? "closed" : "open");
+        return atoi(argv[1]);
+    }
+    setvbuf(stdout, 0, _IONBF, 0);
+    pid_t pid;
+    /* the common pattern */
+    if ((pid = vfork()) == 0) {
+        char *args[] = {"vfork.wasm", "7", 0};
+        execve("./vfork.wasm", args, environ);
+        _exit(127);
+    }
+    printf("vfork+execve: pid > 1 %d, exit %d\n", pid > 1, status_of(pid));
+    /* _exit without an exec */
+    if ((pid = vfork()) == 0)
+        _exit(42);
+    printf("vfork+_exit: %d\n", status_of(pid));
+    /* an exec that fails returns to the child */
+    if ((pid = vfork()) == 0) {
+        char *args[] = {"missing", 0};
+        execv("./missing.wasm", args);
+        _exit(errno == ENOENT ? 126 : 1);
+    }
+    printf("failed exec: %d\n", status_of(pid));
+    /* the child's fd table is its own */
+    int fd = open("f", O_CREAT | O_RDWR, 0644);
+    dup2(fd, 5);
+    if ((pid = vfork()) == 0) {
+        close(5);
+        char *args[] = {"vfork.wasm", "3", 0};
+        execv("./vfork.wasm", args);
+        _exit(127);
+    }
+    printf("fd 5 closed in the child: exit %d, still open in the parent %d\n", status_of(pid),
+           fcntl(5, F_GETFD) >= 0);
+    /* memory is shared, as on Linux */
+    volatile int written = 0;
+    if ((pid = vfork()) == 0) {
+        written = 5;
+        _exit(0);
+    }
+    printf("written by the child: %d (exit %d)\n", written, status_of(pid));
+    /* no vfork inside the child; none through a pointer */
+    if ((pid = vfork()) == 0) {
+        pid_t inner = vfork();
+        _exit(inner == -1 && errno == EAGAIN ? 9 : 1);
+    }
+    printf("vfork in the child: %d\n", status_of(pid));
+    pid_t (*through)(void) = vfork;
+    errno = 0;
+    printf("through a pointer: %d %s\n", through(), strerror(errno));
+    return 0;
+}
+'''
+
+
+def test_vfork_then_execve_or_exit(compile_c, tmp_path):
+    shutil.copy(compile_c("vfork", VFORK_C), tmp_path / "vfork.wasm")
+    os.chmod(tmp_path / "vfork.wasm", 0o755)
+    status, out, err = _run(tmp_path / "vfork.wasm", root=tmp_path)
+    assert (status, err) == (0, "")
+    assert out == ("child 7: fd 5 closed\nvfork+execve: pid > 1 1, exit 7\nvfork+_exit: 42\nfailed exec: 126\n"
+                   "child 3: fd 5 closed\nfd 5 closed in the child: exit 3, still open in the parent 1\n"
+                   "written by the child: 5 (exit 0)\nvfork in the child: 9\n"
+                   "through a pointer: -1 Function not implemented\n")
