@@ -83,9 +83,6 @@ class Tree:
 
     # ---- the guest's view of host ids ---------------------------------------------------------
 
-    def host_pid(self, pid: int) -> int:
-        return os.getpid() if pid in (0, self.pid) else pid
-
     def guest_group(self, host: int) -> int:
         return ROOT_PID if host == self.host_group else host
 
@@ -177,7 +174,7 @@ def setsid(proc) -> int:
     if t.is_root or os.getpgid(0) == os.getpid():
         raise Errno(errno.EPERM)               # already a group leader, as on Linux
     os.setsid()
-    return tree(proc).pid
+    return t.pid
 
 
 def kill(proc, pid: int, sig: int) -> bool:
@@ -192,8 +189,7 @@ def kill(proc, pid: int, sig: int) -> bool:
             _send(host_of(proc, pid), sig)
         return False
     if pid == -1:
-        targets = known(proc)
-        for host in targets:
+        for host in known(proc):
             _send(host, sig)
         return False
     pgid = t.guest_group(os.getpgid(0)) if pid == 0 else -pid
