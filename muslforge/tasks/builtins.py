@@ -49,5 +49,6 @@ def do_builtins(arch: str, version: str, toolchain: str, backend: str) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     provide(target, make(backend, ctx.toolchain), tree=tree_dir(src_root(), ctx.series),
+            musl=f"{ctx.release.sha256} {ctx.series.digest()}",
             work=paths.build_dir() / "obj" / f"builtins-{arch}", out=builtins_path(target),
             cache=paths.cache_dir(), log=log, jobs=os.cpu_count() or 1)

@@ -253,10 +253,10 @@ def headers_argv(arch, tree: Path, dest: Path) -> list[str]:
             "includedir=/include", f"DESTDIR={dest}", "install-headers"]
 
 
-def cache_key(arch, toolchain: Toolchain, backend: str, headers: str) -> str:
+def cache_key(arch, toolchain: Toolchain, backend: str, musl: str) -> str:
     """Everything that decides the archive's bytes: the recipe, the arch, the toolchain (its compiler-rt
-    pin included), where it is built, and the musl headers it is compiled against."""
-    values = [RECIPE, arch.fingerprint(), toolchain.fingerprint(), backend, headers]
+    pin included), where it is built, and the musl tree whose headers it is compiled against."""
+    values = [RECIPE, arch.fingerprint(), toolchain.fingerprint(), backend, musl]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
@@ -276,64 +276,58 @@ def cache_hit(archive: Path) -> bool:
         return False
 
 
-def provide(arch, backend, *, tree: Path, work: Path, out: Path, cache: Path, log: Path | None = None,
-            jobs: int = 2) -> Path:
-    """`out` gets the builtins for `arch`: from the cache when they are there and intact, else built."""
+def provide(arch, backend, *, tree: Path, musl: str, work: Path, out: Path, cache: Path,
+            log: Path | None = None, jobs: int = 2) -> Path:
+    """`out` gets the builtins for `arch`: from the cache when they are there and intact (no process
+    runs), else built in `work`. musl names the patched tree (tarball sha256 and series digest)."""
     started = time.monotonic()
     toolchain = backend.toolchain
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "musl-obj").mkdir(parents=True)
-    sources = source_dir(cache, toolchain.compiler_rt).parent
-    sources.mkdir(parents=True, exist_ok=True)
-    with backend.session({tree: "ro", work: "rw", sources: "ro"}) as session:
-        session.run(headers_argv(arch, tree, work / "sysroot"), cwd=work / "musl-obj", log=log,
-                    env={"LC_ALL": "C"}, on_line=lambda line: None)
-        include = work / "sysroot" / "include"
-        key = cache_key(arch, toolchain, backend.name, _headers_digest(include))
-        cached = cached_path(cache, toolchain, arch, key)
-        how = "cached"
-        if not cache_hit(cached):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with lock.held(cached.with_name(cached.name + ".lock"), f"the {arch.name} builtins"):
-                if not cache_hit(cached):
-                    _build_into(cached, arch, toolchain, session, work, include, cache, log, jobs)
-                    how = "built"
+    cached = cached_path(cache, toolchain, arch, cache_key(arch, toolchain, backend.name, musl))
+    how = "cached"
+    if not cache_hit(cached):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with lock.held(cached.with_name(cached.name + ".lock"), f"the {arch.name} builtins"):
+            if not cache_hit(cached):  # another run may have built them while this one waited
+                _build_into(cached, arch, backend, tree, work, cache, log, jobs)
+                how = "built"
     _copy(cached, out)
-    shutil.rmtree(work, ignore_errors=True)
     print(title("BUILTINS", f"{arch.name}: {how} {out} ({out.stat().st_size // 1024} KiB, "
                             f"{time.monotonic() - started:.1f} s, {backend.name} backend)"), flush=True)
     return out
 
 
-def _headers_digest(include: Path) -> str:
-    from ..release.package import tree_digest
-    return tree_digest(include)
-
-
-def _build_into(cached: Path, arch, toolchain: Toolchain, session, work: Path, include: Path, cache: Path,
-                log: Path | None, jobs: int) -> None:
-    """Configure and build in work/build, then store the archive and its sha256 sidecar in the cache."""
+def _build_into(cached: Path, arch, backend, tree: Path, work: Path, cache: Path, log: Path | None,
+                jobs: int) -> None:
+    """musl's headers, compiler-rt's CMake configure and build in work/ (one session), then the archive
+    and its sha256 sidecar into the cache."""
+    toolchain = backend.toolchain
     source = obtain_source(cache, toolchain.compiler_rt)
-    build = work / "build"
+    shutil.rmtree(work, ignore_errors=True)
+    build, include = work / "build", work / "sysroot" / "include"
+    (work / "musl-obj").mkdir(parents=True)
     (build / KERNEL_SHIM).parent.mkdir(parents=True)
     (build / KERNEL_SHIM).write_text(KERNEL_SHIM_TEXT, encoding="utf-8")
     env = {"LC_ALL": "C"}
-    programs = _full_paths(session, [toolchain.ar, toolchain.ranlib, toolchain.nm], build)
-    step = "configure"
-    try:
-        session.run(cmake_argv(arch, toolchain, source, build, include, programs), cwd=build, log=log, env=env,
+    with backend.session({tree: "ro", work: "rw", source: "ro"}) as session:
+        session.run(headers_argv(arch, tree, work / "sysroot"), cwd=work / "musl-obj", log=log, env=env,
                     on_line=lambda line: None)
-        step = "build"
-        session.run(["ninja", f"-j{max(1, jobs)}", "builtins"], cwd=build, log=log, env=env,
-                    on_line=lambda line: None)
-    except CommandFailed as failed:
-        raise BuiltinsError(_build_failed(step, arch, build, log, failed)) from None
+        programs = _full_paths(session, [toolchain.ar, toolchain.ranlib, toolchain.nm], build)
+        step = "configure"
+        try:
+            session.run(cmake_argv(arch, toolchain, source, build, include, programs), cwd=build, log=log,
+                        env=env, on_line=lambda line: None)
+            step = "build"
+            session.run(["ninja", f"-j{max(1, jobs)}", "builtins"], cwd=build, log=log, env=env,
+                        on_line=lambda line: None)
+        except CommandFailed as failed:
+            raise BuiltinsError(_build_failed(step, arch, build, log, failed)) from None
     built = sorted(build.glob("lib/*/libclang_rt.builtins-*.a"))
     if len(built) != 1:
         raise BuiltinsError(f"compiler-rt's build for {arch.name} left {len(built)} builtins archives in "
                             f"{build}/lib (expected one); see {log}.")
     _copy(built[0], cached)
     write_atomically(sidecar(cached), sha256_file(cached) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _full_paths(session, names: list[str], cwd: Path) -> dict[str, str]:

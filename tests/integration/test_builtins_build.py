@@ -35,8 +35,8 @@ def cache_at(folder: Path) -> Path:
 
 
 def provide(tree: Path, root: Path, cache: Path) -> Path:
-    return builtins.provide(X86_64, HostBackend(LLVM22), tree=tree, work=root / "work", cache=cache,
-                            out=root / "out" / builtins.ARCHIVE_NAME, jobs=2)
+    return builtins.provide(X86_64, HostBackend(LLVM22), tree=tree, musl=tree.name, work=root / "work",
+                            cache=cache, out=root / "out" / builtins.ARCHIVE_NAME, jobs=2)
 
 
 def test_two_builds_give_the_same_bytes_and_the_cache_is_used_and_checked(tree, tmp_path, capsys):
