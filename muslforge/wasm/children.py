@@ -201,9 +201,10 @@ def _exited_child(proc, status: tuple[int, int]) -> int:
 
 
 # vfork() itself (port/src/process/wasm32/vfork.c): the code after vfork() in the caller runs as the
-# child, in place, with the state a Vfork holds; execve and _exit end it by answering with the child's
-# pid (they never return on Linux), after which the guest longjmps back to vfork()'s setjmp. Anything
-# else that ends it (exit(), a fatal signal, a trap) ends the whole program: it is the parent's stack.
+# child, in place, with the state a Vfork holds; execve and _exit (the exit syscall there: a vfork child
+# is one thread) end it by answering with the child's pid (they never return on Linux), after which the
+# guest longjmps back to vfork()'s setjmp. Anything else that ends it (exit_group from exit() or abort(),
+# a fatal signal, a trap) ends the whole program: it runs on the parent's stack.
 
 def _enter_bare(proc) -> int:
     state = Vfork(proc)
@@ -214,7 +215,7 @@ def _enter_bare(proc) -> int:
 
 
 def end_bare(proc, status: int | None, child: Child | None = None) -> int:
-    """exit_group (`status`) or a successful execve (`child`) in vfork()'s child: the child's pid."""
+    """exit (`status`: _exit there) or a successful execve (`child`) in vfork()'s child: its pid."""
     _leave(proc, proc.vfork)
     if child is not None:
         children(proc).add(child)

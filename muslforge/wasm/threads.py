@@ -279,6 +279,9 @@ def sys_clone(proc, flags, stack, ptid, tls, ctid):
 @syscall("exit")
 def sys_exit(proc, status):
     """Ends the calling thread; the program ends when its last thread does."""
+    from .children import end_bare, in_bare_vfork
+    if in_bare_vfork(proc):                    # _exit in vfork()'s child: that child ends (children.py)
+        return end_bare(proc, status)
     if proc.threads.spawner is None:
         raise ProcessExit(status & 0xFF)
     raise ThreadExit(status & 0xFF)
@@ -286,10 +289,13 @@ def sys_exit(proc, status):
 
 @syscall("exit_group")
 def sys_exit_group(proc, status):
-    """Ends the program; in vfork()'s child only that child, answering with its pid (children.py)."""
-    from .children import end_bare, in_bare_vfork
+    """Ends the program, also from vfork()'s child (exit() there: it runs on the parent's stack, which
+    only _exit or an exec leave resumable; children.py)."""
+    from .children import in_bare_vfork
     if in_bare_vfork(proc):
-        return end_bare(proc, status)
+        proc.log("muslforge.wasm: a vfork() child ended with exit(): only _exit or an exec can end it "
+                 "and resume its parent (docs/wasm32-abi.md, section 9); the program stops")
+        raise ProcessExit(134)
     raise ProcessExit(status & 0xFF)
 
 

@@ -479,12 +479,18 @@ static int status_of(pid_t pid)
 
 int main(int argc, char **argv)
 {
+    pid_t pid;
+    if (argc > 1 && !strcmp(argv[1], "exit-in-child")) {
+        if ((pid = vfork()) == 0)
+            exit(3);                    /* not _exit: the parent cannot resume */
+        printf("resumed\n");
+        return 0;
+    }
     if (argc > 1) {
         printf("child %s: fd 5 %s\n", argv[1], fcntl(5, F_GETFD) < 0 ? "closed" : "open");
         return atoi(argv[1]);
     }
     setvbuf(stdout, 0, _IONBF, 0);
-    pid_t pid;
     /* the common pattern */
     if ((pid = vfork()) == 0) {
         char *args[] = {"vfork.wasm", "7", 0};
@@ -544,3 +550,6 @@ def test_vfork_then_execve_or_exit(compile_c, tmp_path):
                    "child 3: fd 5 closed\nfd 5 closed in the child: exit 3, still open in the parent 1\n"
                    "written by the child: 5 (exit 0)\nvfork in the child: 9\n"
                    "through a pointer: -1 Function not implemented\n")
+    status, out, err = _run(tmp_path / "vfork.wasm", "exit-in-child", root=tmp_path)
+    assert (status, out) == (134, "")
+    assert "a vfork() child ended with exit(): only _exit or an exec can end it" in err
