@@ -38,6 +38,7 @@ import stat
 import struct
 import sys
 import threading
+import time
 from typing import Any
 
 from . import abi
@@ -306,6 +307,9 @@ def _child_argv(proc, program_fd: int, argv: list[bytes], envp: list[bytes],
         out += ["--allow-listen", _pattern(pattern)]
     if proc.max_memory is not None:
         out += ["--max-memory", str(proc.max_memory)]
+    deadline = getattr(proc, "deadline", None)
+    if deadline is not None:                       # the same --timeout: what is left of it
+        out += ["--timeout", f"{max(0.001, deadline - time.monotonic()):.3f}"]
     if getattr(proc, "shell", None) is not None:
         out += ["--shell", proc.shell]
     if getattr(proc, "host_exec", False):

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -661,6 +662,7 @@ class Instance:
             report_trap(self.proc, self.name, self.trapped)
             return TRAP_STATUS
         group = self.proc.threads
+        self.proc.deadline = None if timeout is None else time.monotonic() + timeout   # children's too
         with Stopper(self.engine, timeout, on_stop=group.end, guest=self._host_signal) as stopper:
             self.proc.stopper = stopper
             try:
@@ -668,6 +670,8 @@ class Instance:
             finally:
                 group.end(0)              # no-op unless threads outlive an error here
                 group.join()
+                if stopper.status is not None and getattr(self.proc, "children", None) is not None:
+                    self.proc.children.kill_all()     # stopped (timeout, signal): its children too
                 self.proc.stopper = None
 
     def _host_signal(self, sig: int, post: bool) -> bool:

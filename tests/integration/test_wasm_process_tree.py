@@ -553,3 +553,53 @@ def test_vfork_then_execve_or_exit(compile_c, tmp_path):
     status, out, err = _run(tmp_path / "vfork.wasm", "exit-in-child", root=tmp_path)
     assert (status, out) == (134, "")
     assert "a vfork() child ended with exit(): only _exit or an exec can end it" in err
+
+
+RUNAWAY_C = r'''
+#include <spawn.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    if (argc > 2) {                          /* the child: its own session, out of every group signal */
+        setsid();
+        for (;;) ;
+    }
+    pid_t pid;
+    char *args[] = {"runaway.wasm", argv[1], "child", 0};
+    posix_spawn(&pid, "./runaway.wasm", 0, 0, args, environ);
+    for (;;) ;
+}
+'''
+
+
+def test_timeout_bounds_children_that_left_every_group(compile_c, tmp_path):
+    """A hostile guest's child in a session of its own still ends with the --timeout of the first."""
+    import time
+
+    shutil.copy(compile_c("runaway", RUNAWAY_C), tmp_path / "runaway.wasm")
+    os.chmod(tmp_path / "runaway.wasm", 0o755)
+    marker = f"runaway-{os.getpid()}-{time.monotonic_ns()}"
+    start = time.monotonic()
+    status, out, err = _run(tmp_path / "runaway.wasm", marker, root=tmp_path, timeout=4)
+    assert status == 124 and time.monotonic() - start < 30, err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(marker):
+        time.sleep(0.2)
+    assert not _running(marker)
+
+
+def _running(marker: str) -> list[int]:
+    """Host processes whose command line names `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
