@@ -24,7 +24,7 @@ _PACKAGES = {
     "ld.lld": "lld", "wasm-ld": "lld", "llvm-ar": "llvm", "llvm-ranlib": "llvm", "llvm-nm": "llvm",
     "llvm-strip": "llvm", "llvm-objcopy": "llvm", "gpgv": "gpgv", "make": "make",
     "mmdebstrap": "mmdebstrap", "patch": "patch", "xz": "xz-utils", "apt-get": "apt", "dpkg": "dpkg",
-    "dpkg-deb": "dpkg",
+    "dpkg-deb": "dpkg", "ninja": "ninja-build", "clang++": "clang",
 }
 
 

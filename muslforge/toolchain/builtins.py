@@ -343,10 +343,22 @@ def _full_paths(session, names: list[str], cwd: Path) -> dict[str, str]:
 
 
 def _build_failed(step: str, arch, build: Path, log: Path | None, failed: CommandFailed) -> str:
-    where = f"{build}/CMakeFiles/CMakeError.log and {log}" if step == "configure" else f"{log}"
-    return (f"compiler-rt's CMake {step} of the builtins for {arch.name} ({arch.triple}) failed "
-            f"({_last_line(failed)}). See {where}. A flag in arches/{arch.name}.yaml (cflags) or the "
+    where = f"{log} and {build}/CMakeFiles/" if step == "configure" else f"{log}"
+    first = _first_error(log) or _last_line(failed)
+    return (f"compiler-rt's CMake {step} of the builtins for {arch.name} ({arch.triple}) failed: {first}. "
+            f"Full output: {where}. A flag in {arch.path or f'arches/{arch.name}.yaml'} (cflags) or the "
             f"toolchain's compiler may not suit compiler-rt; fix it and run again.")
+
+
+def _first_error(log: Path | None) -> str:
+    """The first compiler error line of the log, else its first CMake error line, else ""."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log else []
+    except OSError:
+        return ""
+    found = next((line.strip() for line in lines if "error:" in line), "")  # the compiler's own words first
+    found = found or next((line.strip() for line in lines if line.startswith("CMake Error")), "")
+    return found[:300].rstrip(".:")
 
 
 def _copy(source: Path, dest: Path) -> None:

@@ -3,6 +3,7 @@ and two caches, no build path in them, a cache hit that builds nothing, a damage
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,16 @@ def test_two_builds_give_the_same_bytes_and_the_cache_is_used_and_checked(tree, 
     again = provide(tree, tmp_path / "four", tmp_path / "cache-one")
     assert ": built " in capsys.readouterr().out
     assert again.read_bytes() == data == cached.read_bytes()
+
+
+def test_a_failing_configure_is_one_paragraph_naming_the_arch_the_error_and_the_log(tree, tmp_path):
+    bad = dataclasses.replace(X86_64, cflags=("-mno-such-flag",))
+    with pytest.raises(builtins.BuiltinsError) as caught:
+        builtins.provide(bad, HostBackend(LLVM22), tree=tree, musl=tree.name, work=tmp_path / "work",
+                         cache=cache_at(tmp_path / "cache"), out=tmp_path / "out.a", log=tmp_path / "log")
+    assert str(caught.value) == (
+        f"compiler-rt's CMake configure of the builtins for x86_64 (x86_64-linux-musl) failed: clang-22: "
+        f"error: unknown argument: '-mno-such-flag'. Full output: {tmp_path / 'log'} and "
+        f"{tmp_path / 'work' / 'build'}/CMakeFiles/. A flag in {X86_64.path} (cflags) or the toolchain's "
+        f"compiler may not suit compiler-rt; fix it and run again.")
+    assert not (tmp_path / "out.a").exists() and not list((tmp_path / "cache" / "builtins").rglob("*.a"))
