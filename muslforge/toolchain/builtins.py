@@ -301,7 +301,7 @@ def _build_into(cached: Path, arch, backend, tree: Path, work: Path, cache: Path
     """musl's headers, compiler-rt's CMake configure and build in work/ (one session), then the archive
     and its sha256 sidecar into the cache."""
     toolchain = backend.toolchain
-    source = obtain_source(cache, toolchain.compiler_rt)
+    source = obtain_source(cache, toolchain.compiler_rt).resolve()  # a container mounts the real path
     shutil.rmtree(work, ignore_errors=True)
     build, include = work / "build", work / "sysroot" / "include"
     (work / "musl-obj").mkdir(parents=True)
