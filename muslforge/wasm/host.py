@@ -686,7 +686,7 @@ class Instance:
         if not signals.guest_takes(self.proc, sig):
             return False
         if post:
-            signals.post_process(self.proc, sig)
+            signals.post_process(self.proc, sig, code=signals.SI_USER)   # kill() from another process
         return True
 
     def _start(self) -> int:

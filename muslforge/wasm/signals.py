@@ -32,6 +32,7 @@ from .process import _bit, _unblockable, deliver_pending
 SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
 MINSIGSTKSZ = 2048
 _STACK_T = struct.Struct("<IiI")            # stack_t: ss_sp, ss_flags, ss_size
+SI_USER = 0                                 # si_code of a signal kill() sent
 _SIGINFO_SIZE = 128
 
 _CALLBACK = None                            # the ctypes type, made on first use (imports wasmtime)
@@ -66,8 +67,14 @@ def target_thread(proc, sig: int):
     return group.main
 
 
-def post_process(proc, sig: int) -> None:
-    post(proc, target_thread(proc, sig), sig)
+def post_process(proc, sig: int, *, code: int | None = None) -> None:
+    """A process-directed signal; `code` (si_code, with si_pid and si_uid 0: the host does not say
+    who sent it) for an SA_SIGINFO handler, else it gets the default siginfo."""
+    thread = target_thread(proc, sig)
+    if code is not None:
+        with proc.threads.lock:
+            thread.siginfo[sig] = struct.pack("<iii", sig, 0, code)
+    post(proc, thread, sig)
 
 
 def guest_takes(proc, sig: int) -> bool:

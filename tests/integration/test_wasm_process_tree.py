@@ -171,11 +171,12 @@ TREE_C = r'''
 #include <unistd.h>
 
 extern char **environ;
-static volatile sig_atomic_t usr1, usr2, queued_value, queued_code;
+static volatile sig_atomic_t usr1, usr2, queued_value, queued_code, last_code = 99;
 
 static void on_usr1(int sig, siginfo_t *si, void *uc)
 {
     usr1++;
+    last_code = si->si_code;
     if (si->si_code == SI_QUEUE) { queued_value = si->si_value.sival_int; queued_code = 1; }
 }
 static void on_usr2(int sig) { usr2++; }
@@ -235,7 +236,7 @@ static int child(const char *mode)
         printf("ready\n");
         fflush(stdout);
         await(&usr1);
-        return 33;
+        return last_code == SI_USER ? 33 : 32;     /* sent by another process */
     }
     if (!strcmp(mode, "leader")) {          /* its own group, with a grandchild in it */
         int p[2];
