@@ -7,8 +7,11 @@ through sys.stdout so that doit captures it and shows it when a task fails.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -117,66 +120,93 @@ def spawn(argv: Sequence[str], *, pass_fds: Sequence[int] = ()) -> subprocess.Po
     return subprocess.Popen(argv, pass_fds=tuple(pass_fds), close_fds=True)
 
 
-# Runs in a fresh `python3 -I -S` between fork and the host program (spawn_native): puts each inherited
-# fd at the number the guest knows it by, enters the guest's working directory, then execs the program by
-# its fd. What fails before the exec is reported as an errno on the report pipe (closed by the exec).
-_NATIVE_SHIM = r"""
-import fcntl, os, sys
-report, program, cwd, pairs, count = (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
-pairs = [tuple(map(int, p.split("="))) for p in pairs.split(",") if p]
-words = [os.fsencode(w) for w in sys.argv[6:]]
-argv, env = words[:int(count)], words[int(count):]
-top = max([g for g, _ in pairs] + [2]) + 1
-def aside(fd):
-    return fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, top)
-originals = {int(report), int(program), int(cwd), *(host for _, host in pairs)}
-report = aside(report)
-try:
-    program = aside(program)
-    cwd = aside(cwd) if int(cwd) >= 0 else -1
-    moved = [(guest, aside(host)) for guest, host in pairs]
-    for fd in ({0, 1, 2} | originals) - {guest for guest, _ in pairs} - {-1}:
-        os.close(fd)
-    for guest, host in moved:
-        os.dup2(host, guest)
-    if cwd >= 0:
-        os.fchdir(cwd)
-    if os.pread(program, 2, 0) == b"#!":
-        os.set_inheritable(program, True)       # the interpreter opens the script as /dev/fd/N
-    os.execve(program, argv, dict(e.split(b"=", 1) for e in env))
-except OSError as error:
-    os.write(report, str(error.errno or 5).encode())
-    os._exit(127)
-"""
+class NativeChild:
+    """A host program spawn_native started: what the embedder uses of subprocess.Popen."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+_POSIX_SPAWN_SETPGROUP, _POSIX_SPAWN_SETSIGDEF, _POSIX_SPAWN_SETSIGMASK = 0x02, 0x04, 0x08
+_POSIX_SPAWN_SETSID = 0x80
 
 
 def spawn_native(program: int, argv: Sequence[bytes], env: Sequence[bytes], fds: Mapping[int, int],
-                 cwd: int | None, *, process_group: int | None = None,
-                 new_session: bool = False) -> subprocess.Popen:
+                 cwd: int | None, *, process_group: int | None = None, new_session: bool = False,
+                 sigmask: int = 0) -> NativeChild:
     """Start the host program open at fd `program` (the wasm32 embedder's --allow-host-exec) with the
-    guest's argv and env (KEY=VALUE entries), each guest fd -> host fd of `fds` at the guest's number,
-    in the directory open at `cwd` (None: /). Returns once the program was exec'd; OSError with the
-    errno when it could not be (as execve reports it). `process_group` (0: a new one) and `new_session`
-    as subprocess.Popen takes them."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    pairs = ",".join(f"{guest}={host}" for guest, host in sorted(fds.items()))
-    argv = [os.fsdecode(a) for a in argv]
-    env_words = [os.fsdecode(e) for e in env if b"=" in e[1:]]
+    guest's argv and env (KEY=VALUE entries), each guest fd -> host fd of `fds` at the guest's number
+    and no other fd, in the directory open at `cwd` (None: /), every signal at its default action and
+    `sigmask` blocked; `process_group` (0: a new one) and `new_session` as subprocess.Popen takes them.
+    glibc's posix_spawn (with its fchdir file action, which os.posix_spawn lacks) runs it and reports
+    an exec failure as OSError with the errno, as execve would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    top = max([*fds, 2]) + 1
+    moved = {guest: fcntl.fcntl(host, fcntl.F_DUPFD_CLOEXEC, top) for guest, host in fds.items()}
+    script = os.pread(program, 2, 0) == b"#!"       # its interpreter opens /proc/self/fd/N: keep it
+    exe = fcntl.fcntl(program, fcntl.F_DUPFD if script else fcntl.F_DUPFD_CLOEXEC, top)
+    actions, attr = ctypes.create_string_buffer(1024), ctypes.create_string_buffer(1024)
+    libc.posix_spawn_file_actions_init(actions)
+    libc.posix_spawnattr_init(attr)
     try:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _NATIVE_SHIM, str(write_end), str(program),
-             str(-1 if cwd is None else cwd), pairs, str(len(argv)), *argv, *env_words],
-            pass_fds=(write_end, program, *(() if cwd is None else (cwd,)), *fds.values()),
-            close_fds=True, env={}, cwd="/", process_group=process_group, start_new_session=new_session)
+        if cwd is not None:
+            libc.posix_spawn_file_actions_addfchdir_np(actions, cwd)
+        else:
+            libc.posix_spawn_file_actions_addchdir_np(actions, b"/")
+        for guest, temp in moved.items():
+            libc.posix_spawn_file_actions_adddup2(actions, temp, guest)
+        for fd in set(range(3)) - set(fds):
+            libc.posix_spawn_file_actions_addclose(actions, fd)
+        _signals(libc, attr, sigmask, process_group, new_session)
+        pid = ctypes.c_int()
+        words = [bytes(w) for w in argv] + [None]
+        envs = [bytes(e) for e in env if b"=" in e[1:]] + [None]
+        code = libc.posix_spawn(ctypes.byref(pid), f"/proc/self/fd/{exe}".encode(), actions, attr,
+                                (ctypes.c_char_p * len(words))(*words), (ctypes.c_char_p * len(envs))(*envs))
     finally:
-        os.close(write_end)
-    with os.fdopen(read_end, "rb") as report:
-        failed = report.read()
-    if failed:
-        child.wait()
-        code = int(failed)
+        libc.posix_spawn_file_actions_destroy(actions)
+        libc.posix_spawnattr_destroy(attr)
+        for fd in (*moved.values(), exe):
+            os.close(fd)
+    if code:
         raise OSError(code, os.strerror(code))
-    return child
+    return NativeChild(pid.value)
+
+
+def _signals(libc, attr, sigmask: int, process_group: int | None, new_session: bool) -> None:
+    """Every signal at its default action (this process ignores SIGPIPE; a handler does not survive
+    exec anyway), `sigmask` blocked, and the group or session asked for."""
+    import ctypes
+
+    everything, mask = ctypes.create_string_buffer(128), ctypes.create_string_buffer(128)
+    libc.sigfillset(everything)
+    libc.sigemptyset(mask)
+    for sig in range(1, 65):
+        if sigmask >> (sig - 1) & 1:
+            libc.sigaddset(mask, sig)
+    libc.posix_spawnattr_setsigdefault(attr, everything)
+    libc.posix_spawnattr_setsigmask(attr, mask)
+    flags = _POSIX_SPAWN_SETSIGDEF | _POSIX_SPAWN_SETSIGMASK
+    if new_session:
+        flags |= _POSIX_SPAWN_SETSID
+    elif process_group is not None:
+        flags |= _POSIX_SPAWN_SETPGROUP
+        libc.posix_spawnattr_setpgroup(attr, process_group)
+    libc.posix_spawnattr_setflags(attr, ctypes.c_short(flags))
 
 
 def output(argv: Sequence[str | os.PathLike], *, cwd: Path | None = None,

@@ -373,7 +373,8 @@ def start(proc, path: bytes, argv: list[bytes], envp: list[bytes]) -> Child:
     fds, relays, opened = _inherited(proc)
     try:
         if native:
-            popen = spawn_native(program, argv, envp, fds, proc.cwd.fd, **_native_group(proc))
+            popen = spawn_native(program, argv, envp, fds, proc.cwd.fd, sigmask=proc.threads.current.sigmask,
+                                 **_native_group(proc))
         else:
             command = _child_argv(proc, program, argv, envp, fds)
             popen = spawn(command, pass_fds=[program, *fds.values()])

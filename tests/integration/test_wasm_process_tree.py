@@ -143,13 +143,13 @@ def test_allow_host_exec_runs_host_programs_with_the_guests_fds_env_and_cwd(comp
     status, out, err = _run(compile_c("hostexec", HOST_EXEC_C), "allowed", options=["--allow-host-exec"],
                             root=tmp_path)
     assert (status, err) == (0, "")
-    # a script is executed by its fd, so it sees itself as /dev/fd/N (as with Linux's fexecve)
-    out = re.sub(r"/dev/fd/\d+ ", "/dev/fd/N ", out)
+    # a script is executed by its fd, so it sees itself as /proc/self/fd/N (as with Linux's fexecve)
+    out = re.sub(r"/proc/self/fd/\d+ ", "/proc/self/fd/N ", out)
     assert out == (f"host /bin/echo unmounted: No such file or directory\n"
                    f"symlink out: No such file or directory\n"
                    f"popen: from the guest\npopen: {tmp_path}\npclose: 0\nsystem exit 3: 3\n"
                    f"system killed: 1 15\nfds of a host shell:\n0\n1\n2\n"
-                   f"spawn script: No error information\nscript on fd 5: args: /dev/fd/N an arg\n{tmp_path}\n"
+                   f"spawn script: No error information\nscript on fd 5: args: /proc/self/fd/N an arg\n{tmp_path}\n"
                    f"script exit: 4\nkill host child: 0\nkilled: 1 9\n")
 
 
