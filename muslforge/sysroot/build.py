@@ -16,6 +16,7 @@ from ..backend import Backend, Session
 from ..config.arch import Arch
 from ..errors import MuslforgeError
 from ..progress import Counter, summary, title
+from . import provenance
 from .dynamic import relink_loader
 
 # Fixed names the build paths are mapped to in debug info and __FILE__ strings.
@@ -48,7 +49,8 @@ def configure_argv(plan: BuildPlan, backend: Backend) -> list[str]:
 
 
 def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path) -> Path:
-    """configure, make, install headers and libs into a staging dir, add builtins, rename into place.
+    """configure, make, install headers and libs into a staging dir, add builtins, rename into place;
+    record what built it (muslforge.sysroot.provenance), asked in the build's own container.
 
     builtins: the arch's compiler-rt builtins archive (built by muslforge.toolchain.builtins).
     """
@@ -64,11 +66,13 @@ def build_sysroot(plan: BuildPlan, backend: Backend, builtins: Path) -> Path:
             _write_syscall_manifest(plan, backend, session, staging)
         for library, listed in _abi_lists(plan, staging):
             _check_abi(plan, backend, session, library, listed)
+        built_with = provenance.record(backend, plan.objdir, session)  # in the same container
     from . import buildtools
     buildtools.write_all(plan.arch, backend.toolchain, staging)
     if plan.sysroot.exists():
         shutil.rmtree(plan.sysroot)
     os.replace(staging, plan.sysroot)
+    provenance.write(plan.arch.name, built_with)
     shutil.rmtree(plan.objdir, ignore_errors=True)
     summary(title("LIBC", f"{plan.arch.name}: {plan.sysroot} ({counter.count} objects, "
                           f"{time.monotonic() - started:.1f} s, {backend.name} backend)"))

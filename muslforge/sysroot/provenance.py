@@ -10,6 +10,8 @@ was not built with the pinned versions unless an unpinned release is asked for (
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import re
 from pathlib import Path
@@ -36,14 +38,14 @@ def pinned_packages(toolchain) -> dict[str, str]:
     return pins
 
 
-def record(backend, cwd: Path) -> dict:
+def record(backend, cwd: Path, session=None) -> dict:
     """The backend, compiler and compiler package versions where backend runs, and whether they are the
-    pinned ones."""
+    pinned ones; asked in `session` when given (a build's own container), else in a session of its own."""
     toolchain = backend.toolchain
     pins = pinned_packages(toolchain)
-    with backend.session({cwd: "rw"}) as session:
-        installed = _installed(session, sorted(pins), cwd)
-        version = _version_line(session, toolchain.cc, cwd)
+    with contextlib.nullcontext(session) if session is not None else backend.session({cwd: "rw"}) as where:
+        installed = _installed(where, sorted(pins), cwd)
+        version = _version_line(where, toolchain.cc, cwd)
     return {"backend": backend.name, "image": getattr(backend, "image", None),
             "compiler": {"cc": toolchain.cc, "version": version},
             "packages": installed,

@@ -77,8 +77,7 @@ def do_build(arch: str, version: str, toolchain: str, backend: str) -> None:
                      log=_fresh_log(f"build:{arch}"), jobs=os.cpu_count() or 1,
                      abi_list=abi.list_path(arch, version))
     build_sysroot(plan, where, builtins_path(target))
-    built_with = provenance.record(where, cwd=paths.build_dir())
-    provenance.write(arch, built_with)
+    built_with = provenance.read(arch)
     print(title("BUILT", f"{arch}: {built_with['compiler']['version']} ({where.name} backend, "
                          f"{'pinned versions' if built_with['pinned'] else 'NOT the pinned versions'})"))
 

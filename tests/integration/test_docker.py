@@ -212,6 +212,18 @@ def test_a_task_container_reads_the_images_usr_from_a_host_copy(tag, tmp_path, c
     assert (tmp_path / "sums").read_text().split()[::2] == [host_sum, host_sum]
 
 
+def test_a_task_container_weighs_in_the_cpu_scheduler_like_the_host_processes_it_runs(tag):
+    """With the cgroupfs driver a container sits beside the host's processes, weighing one per CPU
+    (make -j<cpus>), not inside the daemon's one /docker group (which weighs as one host process)."""
+    driver = docker.engine("GET", "/info")[1]["CgroupDriver"]
+    with docker.started(tag, mounts={}, env={}) as container:
+        config = docker.client().api.inspect_container(container)["HostConfig"]
+    if driver == "cgroupfs":
+        assert (config["CgroupParent"], config["CpuShares"]) == ("/", 1024 * os.cpu_count())
+    else:
+        assert config["CgroupParent"] == "" and config["CpuShares"] == 0
+
+
 def test_missing_image_names_the_task_that_makes_it():
     with pytest.raises(BackendError) as missing:
         run("muslforge/does-not-exist:0", "true")
