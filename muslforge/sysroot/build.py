@@ -15,6 +15,7 @@ from pathlib import Path
 from ..backend import Backend, Session
 from ..config.arch import Arch
 from ..errors import MuslforgeError
+from ..toolchain.builtins import ARCHIVE_NAME as BUILTINS_NAME  # the one name, lib/ of every sysroot
 from ..progress import Counter, summary, title
 from . import provenance
 from .dynamic import relink_loader
@@ -22,7 +23,6 @@ from .dynamic import relink_loader
 # Fixed names the build paths are mapped to in debug info and __FILE__ strings.
 SRC_PREFIX = "/usr/src/musl"
 OBJ_PREFIX = "/usr/src/musl-obj"
-BUILTINS_NAME = "libclang_rt.builtins.a"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
