@@ -78,11 +78,11 @@ def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, ou
                   sources_file: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> Path:
     """The unpacked source (verified), fetched and unpacked first if missing or not what was recorded."""
     target = source_dir(cache, pin)
-    if _verified(target, pin):
+    if source_verified(target, pin):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with lock.held(target.parent / f"{target.name}.lock", f"the {pin.package} source"):  # one fetch at a time
-        if not _verified(target, pin):
+        if not source_verified(target, pin):
             orig = _download(target.parent / f".{pin.orig}.{os.getpid()}", pin, run, output, sources_file)
             try:
                 _unpack(orig, target, pin)
@@ -91,7 +91,7 @@ def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, ou
     return target
 
 
-def _verified(target: Path, pin: CompilerRtSource) -> bool:
+def source_verified(target: Path, pin: CompilerRtSource) -> bool:
     """True when target holds the unpacked pin, unchanged since it was unpacked."""
     try:
         recorded = json.loads((target / DONE).read_text(encoding="utf-8"))

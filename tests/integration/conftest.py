@@ -54,17 +54,20 @@ class Doit:
 @functools.cache
 def shared_builtins_dirs() -> Path:
     """One compiler-rt source and one builtins cache for every cache of this pytest run, so each arch's
-    builtins are built once per run (and really built: the run's folder starts empty). The source is
-    copied from the user's cache (fetched there first, from Debian's archive, as `doit build` would)."""
+    builtins are built once per run (and really built: the run's folder starts empty). A source already
+    verified in the user's cache is copied; otherwise the first build fetches it (as `doit build` would),
+    so tests that build no builtins never leave the machine."""
     from muslforge import paths
     from muslforge.config.toolchain import load_toolchain
-    from muslforge.toolchain.builtins import obtain_source, source_dir
+    from muslforge.toolchain.builtins import source_dir, source_verified
     shared = Path(tempfile.mkdtemp(prefix="muslforge-test-builtins-"))
     atexit.register(shutil.rmtree, shared, True)
     (shared / "builtins").mkdir()
+    (shared / "compiler-rt").mkdir()
     for name in ("llvm-22", "llvm-19"):
         pin = load_toolchain(paths.TOOLCHAINS_DIR, name).compiler_rt
-        shutil.copytree(obtain_source(paths.cache_dir(), pin), source_dir(shared, pin))
+        if source_verified(source_dir(paths.cache_dir(), pin), pin):
+            shutil.copytree(source_dir(paths.cache_dir(), pin), source_dir(shared, pin))
     return shared
 
 

@@ -174,7 +174,7 @@ def test_unpack_keeps_only_what_the_builtins_build_reads(tmp_path):
                     "llvm/cmake/modules/AddLLVM.cmake", "third-party/siphash/include/siphash/SipHash.h"]
     assert not (tmp_path / "evil").exists()
     assert json.loads((target / builtins.DONE).read_text())["orig_sha256"] == pin.sha256
-    assert builtins._verified(target, pin)
+    assert builtins.source_verified(target, pin)
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary folder left
 
 
@@ -184,8 +184,8 @@ def test_an_unpacked_source_edited_later_is_not_trusted(tmp_path):
     target = builtins.source_dir(tmp_path, pin)
     builtins._unpack(orig, target, pin)
     (target / "compiler-rt/lib/builtins/absvdi2.c").write_text("int y;\n")
-    assert not builtins._verified(target, pin)
-    assert not builtins._verified(target, dataclasses.replace(pin, sha256="0" * 64))
+    assert not builtins.source_verified(target, pin)
+    assert not builtins.source_verified(target, dataclasses.replace(pin, sha256="0" * 64))
 
 
 def test_a_verified_source_is_used_without_running_anything(tmp_path):
