@@ -30,4 +30,15 @@ $sudo .ci/get-musl-tarballs "$tarballs" || {
 cache="${MUSLFORGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/muslforge}"
 mkdir -p "$cache"
 cp -n "$tarballs"/musl-1.2.* "$cache/" 2>/dev/null || true
+if [ -n "$extras" ]; then
+  # The tests build compiler-rt's builtins from each toolchain's pinned source (sha256-checked): fetch
+  # it now, so the test run itself talks to nothing but 127.0.0.1. (`doit build` fetches it when missing.)
+  python3 - <<'PY'
+from muslforge import paths
+from muslforge.config.toolchain import load_toolchain
+from muslforge.toolchain.builtins import obtain_source
+for name in sorted(p.stem for p in paths.TOOLCHAINS_DIR.glob("*.yaml")):
+    print(f"compiler-rt source for {name}: {obtain_source(paths.cache_dir(), load_toolchain(paths.TOOLCHAINS_DIR, name).compiler_rt)}")
+PY
+fi
 echo "setup done: musl tarballs cached in $cache"
