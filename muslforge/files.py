@@ -11,6 +11,7 @@ import contextlib
 import glob
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,4 +82,18 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def listing_digest(root: Path) -> str:
+    """sha256 over every entry's relative name, kind, mode, size and link target under root (not bytes)."""
+    digest = hashlib.sha256()
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(dirs + names):
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            target = os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
+            size = info.st_size if stat.S_ISREG(info.st_mode) else 0
+            digest.update(f"{os.path.relpath(path, root)}\0{info.st_mode:o}\0{size}\0{target}\0".encode())
     return digest.hexdigest()

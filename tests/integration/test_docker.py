@@ -266,3 +266,19 @@ def test_provenance_is_asked_of_the_image_and_matches_the_pins(toolchain, tag, t
     assert (data["backend"], data["image"], data["pinned"]) == ("docker", tag, True)
     assert data["packages"] == provenance.pinned_packages(toolchain)
     assert data["compiler"]["version"].startswith("Debian clang version 22.")
+
+
+def test_a_damaged_usr_copy_is_made_again_never_used(tag, tmp_path, monkeypatch, capsys):
+    """The copy's listing is checked at every use: a file deleted or truncated since it was made
+    (a full disk, a stray rm, a half-finished prune) gives a new copy, not a broken compiler."""
+    monkeypatch.setenv("MUSLFORGE_CACHE", str(tmp_path / "cache"))
+    usr = image.usr_copy(tag)
+    clang = usr / "lib" / "llvm-22" / "bin" / "clang"
+    whole = files.sha256_file(clang)
+    assert image.usr_copy(tag) == usr and "once per image" in capsys.readouterr().err  # made once, then used
+    os.truncate(clang, 4096)
+    assert image.usr_copy(tag) == usr and "damaged since it was made" in capsys.readouterr().err
+    assert files.sha256_file(clang) == whole
+    (usr / "bin" / "ld.lld-22").unlink()
+    image.usr_copy(tag)
+    assert (usr / "bin" / "ld.lld-22").exists() and "damaged" in capsys.readouterr().err

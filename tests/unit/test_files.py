@@ -40,3 +40,28 @@ def test_no_module_renames_a_file_it_wrote_by_hand():
     offenders = [p.relative_to(MUSLFORGE) for p in MUSLFORGE.rglob("*.py")
                  if "wasm" not in p.parts and p.name not in allowed and "os.replace(" in p.read_text()]
     assert offenders == []
+
+
+def test_listing_digest_sees_every_change_but_a_same_size_rewrite(tmp_path):
+    """What usr_copy checks at every use: names, kinds, modes, sizes and link targets (not bytes)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "clang").write_bytes(b"x" * 100)
+    (tmp_path / "lib").mkdir()
+    os.symlink("../bin/clang", tmp_path / "lib" / "link")
+    first = files.listing_digest(tmp_path)
+    assert files.listing_digest(tmp_path) == first
+    changes = [
+        lambda: os.truncate(tmp_path / "bin" / "clang", 50),
+        lambda: os.chmod(tmp_path / "bin" / "clang", 0o600),
+        lambda: (os.unlink(tmp_path / "lib" / "link"), os.symlink("clang", tmp_path / "lib" / "link")),
+        lambda: (tmp_path / "lib" / "new").write_bytes(b""),
+        lambda: os.rename(tmp_path / "bin", tmp_path / "bin2"),
+    ]
+    seen = {first}
+    for change in changes:
+        change()
+        now = files.listing_digest(tmp_path)
+        assert now not in seen
+        seen.add(now)
+    (tmp_path / "bin2" / "clang").write_bytes(b"y" * 50)  # same size, same mode: by design not seen
+    assert files.listing_digest(tmp_path) in seen
