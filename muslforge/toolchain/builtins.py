@@ -74,8 +74,7 @@ def source_dir(cache: Path, pin: CompilerRtSource) -> Path:
     return cache / "compiler-rt" / re.sub(r"\.orig\.tar\.\w+$", "", pin.orig)
 
 
-def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, output: Output = proc.output,
-                  sources_file: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> Path:
+def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, output: Output = proc.output) -> Path:
     """The unpacked source (verified), fetched and unpacked first if missing or not what was recorded."""
     target = source_dir(cache, pin)
     if source_verified(target, pin):
@@ -83,7 +82,7 @@ def obtain_source(cache: Path, pin: CompilerRtSource, *, run: Run = proc.run, ou
     target.parent.mkdir(parents=True, exist_ok=True)
     with lock.held(target.parent / f"{target.name}.lock", f"the {pin.package} source"):  # one fetch at a time
         if not source_verified(target, pin):
-            orig = _download(target.parent / f".{pin.orig}.{os.getpid()}", pin, run, output, sources_file)
+            orig = _download(target.parent / f".{pin.orig}.{os.getpid()}", pin, run, output)
             try:
                 _unpack(orig, target, pin)
             finally:
@@ -109,10 +108,10 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(dest: Path, pin: CompilerRtSource, run: Run, output: Output, sources_file: Path) -> Path:
+def _download(dest: Path, pin: CompilerRtSource, run: Run, output: Output) -> Path:
     """apt finds the orig tarball's URL in the suite's deb-src index; apt-helper fetches it, checking the
     pinned sha256 (and apt checked the index's signature)."""
-    options = _private_apt(dest.parent / "apt", sources_file, pin.suite)
+    options = _private_apt(dest.parent / "apt", pin.suite)
     print(title("SOURCE", f"{pin.orig}: apt deb-src index of {pin.suite}"), flush=True)
     try:
         run(["apt-get", *options, "-q", "update"])
@@ -134,30 +133,40 @@ def _download(dest: Path, pin: CompilerRtSource, run: Run, output: Output, sourc
     return dest
 
 
-def _private_apt(apt_dir: Path, sources_file: Path, suite: str) -> list[str]:
-    """apt -o options for a private list: one deb-src entry for `suite` on the system's main archive."""
+def _private_apt(apt_dir: Path, suite: str) -> list[str]:
+    """apt -o options for a private list: one deb-src entry for `suite` on this machine's main archive,
+    read from the same apt sources the toolchain image is built from (image.apt_sources)."""
+    from .image import apt_sources, binary_sources
     parts, lists = apt_dir / "sources.list.d", apt_dir / "lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     parts.mkdir(parents=True, exist_ok=True)
+    sources = apt_sources()
     try:
-        text = sources_file.read_text(encoding="utf-8")
+        deb822, one_line = binary_sources(sources)
     except OSError as exc:
-        raise BuiltinsError(f"cannot read {sources_file} ({exc.strerror}); muslforge derives the deb-src "
-                            f"entry for the compiler-rt source from its first `Types: deb` stanza.") from None
-    (parts / "deb-src.sources").write_text(deb_src_entry(text, suite, sources_file), encoding="utf-8")
+        raise BuiltinsError(f"cannot read the apt sources {', '.join(map(str, sources))} ({exc.strerror}); "
+                            f"muslforge derives the deb-src entry for the compiler-rt source from them.") from None
+    entry = deb_src_entry(deb822, one_line, suite, ", ".join(map(str, sources)))
+    (parts / "deb-src.sources").write_text(entry, encoding="utf-8")
     return ["-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={parts}",
             "-o", f"Dir::State::Lists={lists}", "-o", "APT::Sandbox::User=root"]
 
 
-def deb_src_entry(deb822: str, suite: str, where: Path) -> str:
-    """A deb-src stanza for `suite` with the URIs and Signed-By of the first `Types: deb` stanza."""
+def deb_src_entry(deb822: str, one_line: str, suite: str, where: str) -> str:
+    """A deb-src stanza for `suite` on the archive of the first binary entry (image.binary_sources's
+    deb822 stanzas first, then its one-line `deb [options] URI suite ...` entries), keeping Signed-By."""
     for stanza in re.split(r"\n\s*\n", deb822):
         fields = dict(re.findall(r"(?m)^([A-Za-z-]+):[ \t]*(.*?)\s*$", stanza))
-        if fields.get("Types", "").split() == ["deb"] and fields.get("URIs"):
+        if fields.get("URIs"):
             signed = f"Signed-By: {fields['Signed-By']}\n" if fields.get("Signed-By") else ""
-            return f"Types: deb-src\nURIs: {fields['URIs']}\nSuites: {suite}\nComponents: main\n{signed}"
-    raise BuiltinsError(f"{where} has no `Types: deb` stanza with URIs (deb822 format) to derive the "
-                        f"deb-src entry for the compiler-rt source from.")
+            return f"Types: deb-src\nURIs: {fields['URIs'].split()[0]}\nSuites: {suite}\nComponents: main\n{signed}"
+    for match in re.finditer(r"^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s", one_line, re.M):
+        signed = re.search(r"signed-by=(\S+)", match.group(1) or "")
+        return (f"Types: deb-src\nURIs: {match.group(2)}\nSuites: {suite}\nComponents: main\n"
+                + (f"Signed-By: {signed.group(1)}\n" if signed else ""))
+    raise BuiltinsError(f"the apt sources ({where}) have no binary `deb` entry with a URI to derive the "
+                        f"deb-src entry for the compiler-rt source from; configure apt, or name sources "
+                        f"files with MUSLFORGE_APT_SOURCES.")
 
 
 def _orig_uri(listing: str, pin: CompilerRtSource) -> tuple[str, str]:

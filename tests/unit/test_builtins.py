@@ -17,7 +17,7 @@ from muslforge.config.arch import load_arch
 from muslforge.config.toolchain import Toolchain, load_toolchain
 from muslforge.errors import ConfigError
 from muslforge.paths import ARCHES_DIR, TOOLCHAINS_DIR
-from muslforge.toolchain import builtins
+from muslforge.toolchain import builtins, image
 from muslforge.toolchain.builtins import BuiltinsError
 
 LLVM22 = load_toolchain(TOOLCHAINS_DIR, "llvm-22")
@@ -95,16 +95,36 @@ Components: main
 
 
 def test_deb_src_entry_takes_the_main_archive_for_the_pinned_suite():
-    assert builtins.deb_src_entry(SOURCES, "trixie", Path("x.sources")) == (
+    deb822, one_line = binary_sources_of(SOURCES)
+    assert builtins.deb_src_entry(deb822, one_line, "trixie", "x.sources") == (
         "Types: deb-src\nURIs: http://mirror.invalid/debian\nSuites: trixie\nComponents: main\n"
         "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
 
 
-def test_deb_src_entry_needs_a_deb_stanza():
+def test_deb_src_entry_from_a_one_line_list():
+    one_line = "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n"
+    assert builtins.deb_src_entry("", one_line, "trixie", "sources.list") == (
+        "Types: deb-src\nURIs: http://mirror.invalid/debian\nSuites: trixie\nComponents: main\n"
+        "Signed-By: /k.gpg\n")
+
+
+def test_deb_src_entry_needs_a_binary_entry():
+    deb822, one_line = binary_sources_of("Types: deb-src\nURIs: http://x\nSuites: bookworm\n")
     with pytest.raises(BuiltinsError) as caught:
-        builtins.deb_src_entry("Types: deb-src\nURIs: http://x\n", "trixie", Path("/etc/apt/x.sources"))
-    assert str(caught.value) == ("/etc/apt/x.sources has no `Types: deb` stanza with URIs (deb822 format) to "
-                                 "derive the deb-src entry for the compiler-rt source from.")
+        builtins.deb_src_entry(deb822, one_line, "trixie", "/etc/apt/x.sources")
+    assert str(caught.value) == (
+        "the apt sources (/etc/apt/x.sources) have no binary `deb` entry with a URI to derive the deb-src "
+        "entry for the compiler-rt source from; configure apt, or name sources files with "
+        "MUSLFORGE_APT_SOURCES.")
+
+
+def binary_sources_of(text: str) -> tuple[str, str]:
+    """image.binary_sources of one deb822 file holding text: the entries the deb-src entry is made from."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.sources"
+        path.write_text(text, encoding="utf-8")
+        return image.binary_sources([path])
 
 
 def print_uris(sha: str) -> str:
@@ -127,13 +147,14 @@ def test_a_listing_without_the_orig_tarball_says_what_to_update():
         "suite carries (apt-cache showsrc llvm-toolchain-22).")
 
 
-def test_an_index_that_disagrees_with_the_pin_stops_before_downloading(tmp_path):
+def test_an_index_that_disagrees_with_the_pin_stops_before_downloading(tmp_path, monkeypatch):
     sources = tmp_path / "debian.sources"
     sources.write_text(SOURCES, encoding="utf-8")
+    monkeypatch.setenv("MUSLFORGE_APT_SOURCES", str(sources))  # the machine's apt sources, as the image reads them
     ran: list[list[str]] = []
     with pytest.raises(BuiltinsError) as caught:
         builtins._download(tmp_path / "orig", PIN, lambda argv, **kw: ran.append(argv),
-                           lambda argv, **kw: print_uris("0" * 64), sources)
+                           lambda argv, **kw: print_uris("0" * 64))
     assert "lists llvm-toolchain-22_22.1.8.orig.tar.xz with sha256 " + "0" * 64 in str(caught.value)
     assert [argv[-1] for argv in ran] == ["update"]  # apt-helper never ran
     written = (tmp_path / "apt" / "sources.list.d" / "deb-src.sources").read_text(encoding="utf-8")
