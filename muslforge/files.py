@@ -97,3 +97,12 @@ def listing_digest(root: Path) -> str:
             size = info.st_size if stat.S_ISREG(info.st_mode) else 0
             digest.update(f"{os.path.relpath(path, root)}\0{info.st_mode:o}\0{size}\0{target}\0".encode())
     return digest.hexdigest()
+
+
+def files_sha256(root: Path, *, skip: str = "") -> str:
+    """sha256 over every file's path below root and its sha256 (sorted; files named `skip` left out)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name != skip):
+        digest.update(f"{path.relative_to(root)}\0".encode())
+        digest.update(bytes.fromhex(sha256_file(path)))
+    return digest.hexdigest()

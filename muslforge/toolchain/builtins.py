@@ -25,7 +25,7 @@ from typing import Callable
 from .. import lock, proc
 from ..config.toolchain import CompilerRtSource, Toolchain
 from ..errors import CommandFailed, MuslforgeError
-from ..files import atomic_target, sha256_file, write_atomically
+from ..files import atomic_target, files_sha256, sha256_file, write_atomically
 from ..progress import title
 
 ARCHIVE_NAME = "libclang_rt.builtins.a"
@@ -97,15 +97,7 @@ def source_verified(target: Path, pin: CompilerRtSource) -> bool:
     except (OSError, ValueError):
         return False
     return (recorded.get("orig_sha256") == pin.sha256 and recorded.get("keep") == list(KEEP)
-            and recorded.get("tree") == _tree_digest(target))
-
-
-def _tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != DONE):
-        digest.update(f"{path.relative_to(root)}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+            and recorded.get("tree") == files_sha256(target, skip=DONE))
 
 
 def _download(dest: Path, pin: CompilerRtSource, run: Run, output: Output) -> Path:
@@ -210,7 +202,7 @@ def _unpack(orig: Path, target: Path, pin: CompilerRtSource) -> None:
         if not (work / "compiler-rt/lib/builtins/CMakeLists.txt").is_file():
             raise BuiltinsError(f"{pin.orig} has no compiler-rt/lib/builtins/CMakeLists.txt; is it an "
                                 f"llvm-toolchain orig tarball? Fix compiler_rt: in the toolchain file.")
-        record = {"orig": pin.orig, "orig_sha256": pin.sha256, "keep": list(KEEP), "tree": _tree_digest(work)}
+        record = {"orig": pin.orig, "orig_sha256": pin.sha256, "keep": list(KEEP), "tree": files_sha256(work, skip=DONE)}
         (work / DONE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         os.chmod(work, 0o755)  # mkdtemp made it private; the container runs as the host's uid anyway
         shutil.rmtree(target, ignore_errors=True)
