@@ -32,7 +32,7 @@ def banner(ctx: Context) -> str:
 
 
 def _shown(value) -> str:
-    return ",".join(value) if isinstance(value, tuple) else str(value)
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 NIGHTLY = "nightly"

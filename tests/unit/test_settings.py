@@ -80,6 +80,17 @@ def test_a_run_prints_the_settings_first(tmp_path):
     assert Path(tmp_path / "build" / ".doit.db").exists()
 
 
+def test_the_banner_shows_a_list_of_paths(tmp_path):
+    """MUSLFORGE_APT_SOURCES is a tuple of paths: the banner joins them (it raised TypeError)."""
+    sources = tmp_path / "a.sources"
+    env = {**os.environ, "MUSLFORGE_BUILD_DIR": str(tmp_path / "build"), "MUSLFORGE_BACKEND": "host",
+           "MUSLFORGE_APT_SOURCES": str(sources)}
+    done = subprocess.run([sys.executable, "-m", "doit", "settings"], cwd=CHECKOUT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"apt_sources={sources}" in done.stdout.splitlines()[0]
+
+
 def test_every_environment_read_is_a_setting_with_its_origin(tmp_path):
     """Lock wait, releases, nm, the cc session, the cc wrappers' variables and Docker's own: one object."""
     env = {"MUSLFORGE_LOCK_TIMEOUT": "0.5", "MUSLFORGE_UNPINNED": "yes", "NM": "llvm-nm-19",
